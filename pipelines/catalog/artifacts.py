@@ -1,0 +1,98 @@
+"""Resolve where an artifact is downloaded from and how it is verified."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.catalog.family import Family
+from pipelines.catalog.lock import LockFile, lookup
+from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
+from pipelines.catalog.templates import render
+from pipelines.errors import InputError
+from pipelines.versions import Version, parse_version, url_version
+
+if TYPE_CHECKING:
+    from pipelines.catalog.loader import LoadedFamily
+
+
+class ArtifactRef(BaseModel):
+    """One artifact for one platform: URLs (mirrors applied) and the expected digest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Artifact name in family.toml, e.g. 'tarball'.")
+    version: str = Field(description="Version of the artifact (its pinned one, or the release).")
+    platform: str = Field(description="Platform, e.g. 'linux/amd64'.")
+    url: str = Field(description="Download URL.")
+    signature_url: str | None = Field(description="Detached OpenPGP signature URL, if any.")
+    checksums_url: str | None = Field(description="Checksums file URL, if any.")
+    filename: str = Field(description="File name of the artifact (last URL path segment).")
+    sha256_pin: str | None = Field(description="sha256 from the lock file, if pinned.")
+
+
+def url_placeholders(version: Version, arch: str, bucket: str | None) -> dict[str, str]:
+    """Values of the URL template placeholders for one artifact version and arch."""
+    values = {"version": url_version(version), "raw_version": str(version), "arch": arch}
+    if bucket is not None:
+        values["bucket"] = bucket
+    return values
+
+
+def artifact_urls(
+    family: Family | LoadedFamily,
+    artifact_name: str,
+    version: str | Version,
+    platform: str,
+    mirrors: Sequence[str] | Sequence[Mirror] = (),
+    *,
+    lock: LockFile | None = None,
+) -> ArtifactRef:
+    """Render the URLs of ``artifact_name`` for the release ``version`` and ``platform``.
+
+    An artifact with its own pinned version (e.g. falcoctl) uses that version
+    instead of ``version``.  Final releases use the artifact's final bucket,
+    other versions its dev bucket.  ``{url}`` in the signature and checksums
+    templates is the canonical artifact URL; mirrors are applied afterwards to
+    every URL.  The sha256 pin comes from ``lock`` (or the loaded family's lock).
+    """
+    if not isinstance(family, Family):
+        lock = family.lock if lock is None else lock
+        family = family.family
+    source = next((s for n, s in family.artifacts.items() if n == artifact_name), None)
+    if source is None:
+        known = ", ".join(family.artifacts) or "none"
+        raise InputError(
+            f"family {family.name!r} has no artifact {artifact_name!r}; known artifacts: {known}"
+        )
+    if platform not in family.platforms:
+        raise InputError(
+            f"platform {platform!r} is not built by family {family.name!r}; "
+            f"valid platforms: {', '.join(family.platforms)}"
+        )
+    release = version if isinstance(version, Version) else parse_version(version)
+    artifact_version = parse_version(source.version) if source.version else release
+    bucket = None
+    if source.buckets is not None:
+        bucket = source.buckets.final if artifact_version.is_final else source.buckets.dev
+    values = url_placeholders(artifact_version, source.arch_names[platform], bucket)
+    url = render(source.url, values)
+    derived = {**values, "url": url}
+    signature = render(source.signature, derived) if source.signature else None
+    checksums = render(source.checksums, derived) if source.checksums else None
+    mirror_list = parse_mirrors([m for m in mirrors if isinstance(m, str)]) + tuple(
+        m for m in mirrors if isinstance(m, Mirror)
+    )
+    return ArtifactRef(
+        name=artifact_name,
+        version=str(artifact_version),
+        platform=platform,
+        url=apply_mirrors(url, mirror_list),
+        signature_url=apply_mirrors(signature, mirror_list) if signature else None,
+        checksums_url=apply_mirrors(checksums, mirror_list) if checksums else None,
+        filename=unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
+        sha256_pin=lookup(lock, artifact_name, str(artifact_version), platform) if lock else None,
+    )

@@ -1,0 +1,85 @@
+"""Turn pydantic validation errors into ``(field, message)`` problems people can act on."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+Problem = tuple[str, str]
+"""``(dotted field path, message)``; the path is empty for a whole-file problem."""
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``('tests', 'commands', 0, 'name')`` -> ``tests.commands[0].name``.
+
+    Keys that are not plain names are quoted: ``install.symlinks["/lib/modules"]``.
+    """
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part == "[key]":
+            text += " (key)"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]".replace("'", '"')
+    return text
+
+
+def validation_problems(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    """One problem per pydantic error, saying what is allowed where pydantic does not."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(detail["loc"])
+        message = (
+            str(detail["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        )
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_fields(model, loc[:-1])
+            if allowed:
+                message += f"; allowed fields here: {', '.join(allowed)}"
+        elif kind == "missing":
+            message = "required field is missing"
+        elif kind not in {"value_error", "assertion_error"}:
+            value = detail.get("input")
+            if isinstance(value, str | int | float | bool):
+                message += f" (got {value!r})"
+        problems.append((field_path(loc), message))
+    return problems
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        current = _strip_optional(current)
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            current = field.annotation if field else None
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return []
+    current = _strip_optional(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _strip_optional(annotation: object) -> object:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

@@ -1,0 +1,363 @@
+"""The build plan: which images to build, for which platforms, with which tags.
+
+:func:`plan` validates every input (variants, platforms, version, parameters,
+mirrors) and renders every template up front, so that a mistake is reported
+before any container is built.  The Dagger code then only reads the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.catalog.artifacts import ArtifactRef, artifact_urls
+from pipelines.catalog.loader import LoadedFamily, LoadedVariant
+from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
+from pipelines.catalog.params import ParamOverride, check_overrides, describe, parse_params
+from pipelines.catalog.params import resolve_params as resolve_variant_params
+from pipelines.catalog.render import RenderError, placeholder_values, render_variant, variant_tags
+from pipelines.catalog.variant import Base, ImageConfig, Tests, Variant
+from pipelines.errors import InputError
+from pipelines.platforms import elf_machine, select_platforms
+from pipelines.versions import Version, parse_version
+
+__all__ = [
+    "ArtifactRef",
+    "BuildPlan",
+    "BuildTarget",
+    "Layer",
+    "ResolvedFile",
+    "apply_mirrors",
+    "artifact_urls",
+    "order_variants",
+    "plan",
+    "render_plan",
+    "to_json",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ResolvedFile(_Frozen):
+    """A catalog file to copy into the image."""
+
+    source: Path = Field(description="Absolute path of the file on disk.")
+    family_path: str = Field(
+        description="The same file as a POSIX path relative to the family directory."
+    )
+    target: str = Field(description="Absolute path in the image.")
+    mode: int = Field(description="Permissions.")
+
+
+class Layer(_Frozen):
+    """One variant of a target's chain, rendered for the target's version and platform."""
+
+    variant: str = Field(description="Variant name.")
+    directory: Path = Field(description="Variant directory.")
+    params: dict[str, str] = Field(description="Parameter values used to render it.")
+    spec: Variant = Field(description="The variant with every template rendered.")
+    files: tuple[ResolvedFile, ...] = Field(description="Files to copy, in catalog order.")
+    artifact: ArtifactRef | None = Field(description="install.artifact, resolved.")
+    falcoctl: ArtifactRef | None = Field(description="The falcoctl artifact if install.falcoctl.")
+
+
+class BuildTarget(_Frozen):
+    """One image to build: a variant for one platform."""
+
+    variant: str = Field(description="Variant name.")
+    platform: str = Field(description="Platform, e.g. 'linux/amd64'.")
+    repository: str = Field(description="Image repository name (no registry).")
+    tags: tuple[str, ...] = Field(description="Tags to publish, exact first as in the catalog.")
+    base_chain: tuple[str, ...] = Field(
+        description="Variants to build in order, root first, ending with this one."
+    )
+    root_base: Base = Field(description="Rendered base of the chain's root: image or distroless.")
+    layers: tuple[Layer, ...] = Field(description="The chain's variants, rendered, root first.")
+    image: ImageConfig = Field(
+        description="Effective configuration of the final image: the chain's configurations "
+        "merged, with the OCI labels. None fields are inherited from the root base image."
+    )
+    tests: Tests = Field(description="The variant's smoke tests, rendered.")
+    elf_machine: int = Field(description="ELF e_machine expected of binaries (62 for amd64).")
+
+    @property
+    def spec(self) -> Variant:
+        """The target's own rendered variant."""
+        return self.layers[-1].spec
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """``repository:tag`` for every tag."""
+        return tuple(f"{self.repository}:{tag}" for tag in self.tags)
+
+
+class BuildPlan(_Frozen):
+    """Everything to build for one release, in build order."""
+
+    family: str = Field(description="Family name.")
+    family_directory: Path = Field(description="Directory the family was loaded from.")
+    version: str = Field(description="Release version.")
+    is_final: bool = Field(description="True for a final release (floating tags published).")
+    variants: tuple[str, ...] = Field(description="Selected variants, in build order.")
+    platforms: tuple[str, ...] = Field(description="Selected platforms, in family order.")
+    params: tuple[str, ...] = Field(description="Parameter overrides as given.")
+    mirrors: tuple[str, ...] = Field(description="Mirrors as given.")
+    signing_key_url: str | None = Field(description="Signing key URL, mirrors applied.")
+    signing_key_fingerprint: str | None = Field(description="Expected key fingerprint.")
+    targets: tuple[BuildTarget, ...] = Field(
+        description="Variants in build order, each for every platform in family order."
+    )
+
+    def targets_for(self, variant: str) -> tuple[BuildTarget, ...]:
+        """The targets of one variant (one per platform)."""
+        return tuple(target for target in self.targets if target.variant == variant)
+
+
+def plan(
+    family: LoadedFamily,
+    variants: Sequence[str] | None = None,
+    platforms: Sequence[str] | None = None,
+    version: str | None = None,
+    params: Sequence[str] = (),
+    mirrors: Sequence[str] = (),
+) -> BuildPlan:
+    """Validate the request and produce the ordered build matrix.
+
+    ``variants``/``platforms``: ``None`` or empty selects all.  ``version``:
+    ``None`` means the family's default version.  ``params``: ``KEY=VALUE`` or
+    ``VARIANT.KEY=VALUE``.  ``mirrors``: ``PREFIX=REPLACEMENT``.  Raises
+    :class:`~pipelines.errors.InputError` for any invalid input.
+    """
+    release = parse_version(version if version is not None else family.family.default_version)
+    selected = order_variants(family, variants)
+    chosen_platforms = select_platforms(platforms, family.family.platforms)
+    overrides = parse_params(params)
+    parsed_mirrors = parse_mirrors(mirrors)
+    in_scope = {loaded.name: loaded.variant for name in selected for loaded in family.chain(name)}
+    check_overrides(overrides, list(in_scope.values()), family.variant_names)
+
+    targets = []
+    for name in selected:
+        chain = family.chain(name)
+        layers_by_platform = {
+            platform: tuple(
+                _layer(family, loaded, release, platform, overrides, parsed_mirrors)
+                for loaded in chain
+            )
+            for platform in chosen_platforms
+        }
+        own = chain[-1]
+        own_params = resolve_variant_params(own.variant, overrides)
+        tags = _tags(family, own, release, own_params)
+        for platform in chosen_platforms:
+            layers = layers_by_platform[platform]
+            targets.append(
+                BuildTarget(
+                    variant=name,
+                    platform=platform,
+                    repository=own.variant.repository,
+                    tags=tags,
+                    base_chain=tuple(loaded.name for loaded in chain),
+                    root_base=layers[0].spec.base,
+                    layers=layers,
+                    image=_effective_image(family, layers, release),
+                    tests=layers[-1].spec.tests,
+                    elf_machine=elf_machine(platform).code,
+                )
+            )
+    _check_unique_references(targets)
+    key = family.family.signing_key
+    return BuildPlan(
+        family=family.family.name,
+        family_directory=family.directory,
+        version=str(release),
+        is_final=release.is_final,
+        variants=selected,
+        platforms=chosen_platforms,
+        params=tuple(params),
+        mirrors=tuple(mirrors),
+        signing_key_url=apply_mirrors(key.url, parsed_mirrors) if key else None,
+        signing_key_fingerprint=key.fingerprint if key else None,
+        targets=tuple(targets),
+    )
+
+
+def order_variants(family: LoadedFamily, requested: Sequence[str] | None) -> tuple[str, ...]:
+    """Requested variants (all if ``None``/empty), bases before the variants built on them,
+    otherwise in catalog order."""
+    for name in requested or ():
+        family.variant(name)  # unknown name: InputError listing the known ones
+    wanted = set(requested) if requested else set(family.variant_names)
+    ordered: list[str] = []
+    for loaded in family.variants:
+        for member in family.chain(loaded.name):
+            if member.name in wanted and member.name not in ordered:
+                ordered.append(member.name)
+    return tuple(ordered)
+
+
+def resolve_params(family: LoadedFamily, variant: str, params: Sequence[str]) -> dict[str, str]:
+    """Parameter values of one variant for the given ``KEY=VALUE`` overrides."""
+    overrides = parse_params(params)
+    loaded = family.variant(variant)
+    check_overrides(overrides, [m.variant for m in family.chain(variant)], family.variant_names)
+    return resolve_variant_params(loaded.variant, overrides)
+
+
+def _layer(
+    family: LoadedFamily,
+    loaded: LoadedVariant,
+    release: Version,
+    platform: str,
+    overrides: Sequence[ParamOverride],
+    mirrors: Sequence[Mirror],
+) -> Layer:
+    values = resolve_variant_params(loaded.variant, overrides)
+    try:
+        spec = render_variant(loaded.variant, placeholder_values(family.family, release, values))
+    except RenderError as error:
+        raise _input_error(loaded, values, error) from None
+    install = spec.install
+    return Layer(
+        variant=loaded.name,
+        directory=loaded.directory,
+        params=values,
+        spec=spec,
+        files=tuple(
+            ResolvedFile(
+                source=loaded.source_path(f),
+                family_path=loaded.source_path(f)
+                .relative_to(family.directory.resolve())
+                .as_posix(),
+                target=f.target,
+                mode=f.mode,
+            )
+            for f in spec.files
+        ),
+        artifact=(
+            family.artifact_urls(install.artifact, release, platform, mirrors)
+            if install.artifact
+            else None
+        ),
+        falcoctl=(
+            family.artifact_urls("falcoctl", release, platform, mirrors)
+            if install.falcoctl
+            else None
+        ),
+    )
+
+
+def _tags(
+    family: LoadedFamily, loaded: LoadedVariant, release: Version, values: dict[str, str]
+) -> tuple[str, ...]:
+    try:
+        return variant_tags(
+            loaded.variant, release, placeholder_values(family.family, release, values)
+        )
+    except RenderError as error:
+        raise _input_error(loaded, values, error) from None
+
+
+def _input_error(loaded: LoadedVariant, values: dict[str, str], error: RenderError) -> InputError:
+    details = "; ".join(f"{field}: {message}" for field, message in error.problems)
+    return InputError(f"variant {loaded.name!r} with {describe(values)}: {details}")
+
+
+def _effective_image(
+    family: LoadedFamily, layers: Sequence[Layer], release: Version
+) -> ImageConfig:
+    own = layers[-1].spec
+    meta = family.family
+    labels = {
+        "org.opencontainers.image.source": meta.source,
+        "org.opencontainers.image.url": meta.url,
+        "org.opencontainers.image.vendor": meta.vendor,
+        "org.opencontainers.image.licenses": meta.licenses,
+        "org.opencontainers.image.authors": meta.authors,
+        **meta.labels,
+    }
+    env: dict[str, str] = {}
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    workdir: str | None = None
+    user: str | None = None
+    for layer in layers:
+        config = layer.spec.image
+        env.update(config.env)
+        labels.update(config.labels)
+        if config.entrypoint is not None:
+            entrypoint = config.entrypoint
+            cmd = [] if config.cmd is None else config.cmd  # Docker resets CMD with ENTRYPOINT
+        elif config.cmd is not None:
+            cmd = config.cmd
+        workdir = config.workdir if config.workdir is not None else workdir
+        user = config.user if config.user is not None else user
+    labels.update(
+        {
+            # These describe the final image, whatever a base variant said...
+            "org.opencontainers.image.title": own.repository,
+            "org.opencontainers.image.description": own.description,
+            "org.opencontainers.image.version": str(release),
+            # ...unless the variant itself sets them.
+            **own.image.labels,
+        }
+    )
+    return ImageConfig(
+        entrypoint=entrypoint, cmd=cmd, env=env, labels=labels, workdir=workdir, user=user
+    )
+
+
+def _check_unique_references(targets: Sequence[BuildTarget]) -> None:
+    owners: dict[str, str] = {}
+    for target in targets:
+        for reference in target.references:
+            owner = owners.setdefault(reference, target.variant)
+            if owner != target.variant:
+                raise InputError(
+                    f"variants {owner!r} and {target.variant!r} would both publish "
+                    f"{reference}; change their parameters"
+                )
+
+
+def to_json(build_plan: BuildPlan) -> str:
+    """The plan as indented JSON (paths as strings)."""
+    return json.dumps(build_plan.model_dump(mode="json"), indent=2) + "\n"
+
+
+def render_plan(build_plan: BuildPlan) -> str:
+    """A readable table of the plan: one line per target."""
+    kind = "final release" if build_plan.is_final else "pre-release"
+    header = (
+        f"family {build_plan.family}, version {build_plan.version} ({kind}): "
+        f"{len(build_plan.targets)} image(s) for {', '.join(build_plan.platforms)}"
+    )
+    rows = [("#", "VARIANT", "PLATFORM", "BUILT ON", "TAGS")]
+    for index, target in enumerate(build_plan.targets, start=1):
+        rows.append(
+            (
+                str(index),
+                target.variant,
+                target.platform,
+                " > ".join([_describe_base(target.root_base), *target.base_chain[:-1]]),
+                " ".join(target.references) or "(none)",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = [header]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _describe_base(base: Base) -> str:
+    if base.image is not None:
+        return base.image
+    if base.distroless is not None:
+        return f"distroless {base.distroless.release}"
+    return str(base.variant)
