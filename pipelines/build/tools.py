@@ -1,0 +1,45 @@
+"""The tools container: a Debian image with what the pipeline's own steps need.
+
+It runs on the engine's native platform (never emulated) and does the work that must not
+happen inside a distroless image: verifying downloads, unpacking archives and packages,
+inspecting files.
+"""
+
+from __future__ import annotations
+
+import dagger
+from dagger import dag
+
+TOOLS_PACKAGES = ("gnupg", "ca-certificates", "binutils", "file")
+
+
+def apt_caches(ctr: dagger.Container, key: str) -> dagger.Container:
+    """Mount apt's package cache and lists as cache volumes, so they never land in a layer."""
+    return ctr.with_mounted_cache(
+        "/var/cache/apt/archives",
+        dag.cache_volume(f"apt-archives-{key}"),
+        sharing=dagger.CacheSharingMode.LOCKED,
+    ).with_mounted_cache(
+        "/var/lib/apt/lists",
+        dag.cache_volume(f"apt-lists-{key}"),
+        sharing=dagger.CacheSharingMode.LOCKED,
+    )
+
+
+def tools_container(image: str = "debian:12-slim") -> dagger.Container:
+    """``image`` with gnupg, binutils and file installed (a cached step)."""
+    ctr = apt_caches(dag.container().from_(image), f"tools-{image}")
+    return (
+        ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive")
+        .with_exec(
+            [
+                "sh",
+                "-c",
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                + " ".join(TOOLS_PACKAGES)
+                + " >/dev/null",
+            ]
+        )
+        .without_mount("/var/cache/apt/archives")
+        .without_mount("/var/lib/apt/lists")
+    )
