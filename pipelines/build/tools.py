@@ -14,15 +14,18 @@ TOOLS_PACKAGES = ("gnupg", "ca-certificates", "binutils", "file")
 
 
 def apt_caches(ctr: dagger.Container, key: str) -> dagger.Container:
-    """Mount apt's package cache and lists as cache volumes, so they never land in a layer."""
+    """Mount apt's package cache and lists as cache volumes, so they never land in a layer.
+
+    PRIVATE sharing: a concurrent step gets a fresh volume instead of waiting for the lock
+    (LOCKED volumes deadlocked concurrent builds on a 2-CPU engine)."""
     return ctr.with_mounted_cache(
         "/var/cache/apt/archives",
         dag.cache_volume(f"apt-archives-{key}"),
-        sharing=dagger.CacheSharingMode.LOCKED,
+        sharing=dagger.CacheSharingMode.PRIVATE,
     ).with_mounted_cache(
         "/var/lib/apt/lists",
         dag.cache_volume(f"apt-lists-{key}"),
-        sharing=dagger.CacheSharingMode.LOCKED,
+        sharing=dagger.CacheSharingMode.PRIVATE,
     )
 
 
