@@ -35,8 +35,8 @@ def test_full_plan_order_and_tags(falco: LoadedFamily) -> None:
         "falco-debian": ("falco:0.44.0-debian", "falco:latest-debian"),
         "falco-driver-loader": ("falco-driver-loader:0.44.0", "falco-driver-loader:latest"),
         "falco-driver-loader-legacy": (
-            "falco-driver-loader-legacy:0.44.0-buster",
-            "falco-driver-loader-legacy:latest-buster",
+            "falco-driver-loader:0.44.0-buster",
+            "falco-driver-loader:latest-buster",
         ),
     }
 
