@@ -256,3 +256,13 @@ async def run_smoke_tests(
     if tests.size is not None:
         done.append(_size(size, tests.size))
     return SmokeReport(target.variant, target.platform, tuple(done), size)
+
+
+def render_smoke_report(report: SmokeReport) -> str:
+    """One line per check of ``report``."""
+    lines = [f"{report.variant} {report.platform}: {len(report.results)} checks"]
+    for r in report.results:
+        lines.append(
+            f"  {'PASS' if r.passed else 'FAIL'} {r.check}" + (f": {r.detail}" if r.detail else "")
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""The Dagger module: ``dagger call build-all``, ``build``, ``test``, ``plan``, ``export-all``.
+
+Every function takes the catalog as a directory (the Falco family under ``images/falco`` by
+default) and validates its whole request before any container runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore, function, object_type
+
+from pipelines.catalog.loader import LoadedFamily, load_family
+from pipelines.errors import InputError
+from pipelines.plan import BuildPlan, plan, render_plan
+from pipelines.run import DEFAULT_TOOLS_IMAGE, build_all, build_and_test, oci_tarballs
+from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
+
+Catalog = Annotated[
+    dagger.Directory,
+    DefaultPath("images/falco"),
+    Ignore(["**/__pycache__"]),
+    Doc("The image family's catalog directory (family.toml, variants/, artifacts.lock.toml)."),
+]
+Version = Annotated[str, Doc("Release version, e.g. 0.44.0 (default: the catalog's).")]
+Variants = Annotated[list[str] | None, Doc("Variants to build (default: all).")]
+Platforms = Annotated[list[str] | None, Doc("Platforms, e.g. linux/arm64 (default: all).")]
+Params = Annotated[
+    list[str] | None,
+    Doc("Variant parameters, KEY=VALUE or VARIANT.KEY=VALUE (e.g. release=buster)."),
+]
+Mirrors = Annotated[
+    list[str] | None,
+    Doc("URL prefix rewrites, PREFIX=REPLACEMENT (e.g. https://download.falco.org=http://mirror)."),
+]
+Artifacts = Annotated[
+    list[dagger.File] | None,
+    Doc("Local release artifacts used instead of downloads with the same file name (verified)."),
+]
+ToolsImage = Annotated[str, Doc("Debian image the pipeline's own steps run in.")]
+
+
+async def load_catalog(catalog: dagger.Directory) -> LoadedFamily:
+    """Load a catalog given as a Dagger directory (exported to a temporary directory)."""
+    target = Path(tempfile.mkdtemp(prefix="catalog-"))
+    await catalog.export(str(target))
+    return load_family(target)
+
+
+async def make_plan(
+    catalog: dagger.Directory,
+    version: str,
+    variants: list[str] | None,
+    platforms: list[str] | None,
+    params: list[str] | None,
+    mirrors: list[str] | None,
+) -> BuildPlan:
+    """The validated plan of a request (raises InputError/CatalogError before any build)."""
+    return plan(
+        await load_catalog(catalog),
+        variants=variants or None,
+        platforms=platforms or None,
+        version=version or None,
+        params=params or (),
+        mirrors=mirrors or (),
+    )
+
+
+@object_type
+class ImageFamily:
+    """Build, smoke-test and publish a family of container images described by a catalog."""
+
+    @function
+    async def plan(
+        self,
+        catalog: Catalog,
+        version: Version = "",
+        variants: Variants = None,
+        platforms: Platforms = None,
+        params: Params = None,
+        mirrors: Mirrors = None,
+    ) -> str:
+        """Print the build matrix (variant x platform), tags and artifact URLs, building nothing."""
+        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+        return render_plan(build_plan)
+
+    @function
+    async def build(
+        self,
+        catalog: Catalog,
+        variant: Annotated[str, Doc("The variant to build, e.g. falco-debian.")],
+        platform: Annotated[str, Doc("The platform, e.g. linux/arm64.")] = "linux/amd64",
+        version: Version = "",
+        params: Params = None,
+        mirrors: Mirrors = None,
+        artifacts: Artifacts = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> dagger.Container:
+        """Build one variant for one platform and return its container (smoke tests not run)."""
+        build_plan = await make_plan(catalog, version, [variant], [platform], params, mirrors)
+        result = await build_and_test(
+            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        )
+        [target] = result.targets
+        if target.container is None:
+            raise InputError(result.render())
+        return target.container
+
+    @function
+    async def test(
+        self,
+        catalog: Catalog,
+        variant: Annotated[str, Doc("The variant whose smoke tests to run.")],
+        container: Annotated[dagger.Container, Doc("The image to test (built anywhere).")],
+        platform: Annotated[str, Doc("The image's platform.")] = "linux/amd64",
+        version: Version = "",
+        params: Params = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> str:
+        """Run a variant's smoke tests against a given container (e.g. one pulled from a
+        registry) and return the results; fails naming each failed check."""
+        build_plan = await make_plan(catalog, version, [variant], [platform], params, None)
+        [target] = build_plan.targets
+        report = await run_smoke_tests(target, container, tools_image)
+        if not report.passed:
+            raise SmokeTestFailure(report)
+        return render_smoke_report(report)
+
+    @function
+    async def build_all(
+        self,
+        catalog: Catalog,
+        version: Version = "",
+        variants: Variants = None,
+        platforms: Platforms = None,
+        params: Params = None,
+        mirrors: Mirrors = None,
+        artifacts: Artifacts = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> str:
+        """Build every variant for every platform concurrently, smoke-test each, and return the
+        report; fails (with the report) unless every image passed."""
+        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+        result = await build_all(
+            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        )
+        return result.render()
+
+    @function
+    async def export_all(
+        self,
+        catalog: Catalog,
+        version: Version = "",
+        variants: Variants = None,
+        platforms: Platforms = None,
+        params: Params = None,
+        mirrors: Mirrors = None,
+        artifacts: Artifacts = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> dagger.Directory:
+        """Like build-all, and return a directory with one multi-platform OCI tarball per variant
+        and report.txt (e.g. `dagger call export-all export --path out`)."""
+        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+        result = await build_all(
+            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        )
+        return oci_tarballs(result)

@@ -1,0 +1,58 @@
+"""Test catalogs: the Falco catalog pointed at the stand-in release served on loopback."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines.catalog.lock import LockEntry, render_lock
+from tests.standin import StandinRelease
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FALCO_CATALOG = REPO_ROOT / "images" / "falco"
+TOOLS_IMAGE = "debian:12-slim"
+# buster is not on this machine's Debian mirror: bullseye stands in for the legacy release.
+LEGACY_RELEASE = "bullseye"
+
+
+def mirrors(base_url: str) -> list[str]:
+    """Rewrite the real download hosts to the stand-in server (it serves each host as a path)."""
+    return [
+        f"https://download.falco.org={base_url}/download.falco.org",
+        f"https://falco.org={base_url}/falco.org",
+        f"https://github.com={base_url}/github.com",
+    ]
+
+
+def standin_catalog(
+    out: Path,
+    release: StandinRelease,
+    *,
+    pins: Sequence[LockEntry] = (),
+    fingerprint: str | None = None,
+) -> Path:
+    """A copy of the Falco catalog that trusts the stand-in signing key, with ``pins`` locked."""
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(FALCO_CATALOG, out)
+    family = out / "family.toml"
+    text = re.sub(
+        r'fingerprint = "[0-9A-F]{40}"',
+        f'fingerprint = "{fingerprint or release.key_fingerprint}"',
+        family.read_text(),
+    )
+    family.write_text(text)
+    (out / "artifacts.lock.toml").write_text(render_lock(list(pins)))
+    return out
+
+
+def pins_of(release: StandinRelease) -> list[LockEntry]:
+    """Lock entries with the real sha256 of every stand-in artifact."""
+    entries = []
+    for key, sha in sorted(release.sha256.items()):
+        name, platform = key.split("/", 1)
+        version = release.falcoctl_version if name == "falcoctl" else release.falco_version
+        entry = {"name": name, "version": version, "platform": platform, "sha256": sha}
+        entries.append(LockEntry.model_validate(entry))
+    return entries
