@@ -16,6 +16,7 @@ from dagger import DefaultPath, Doc, Ignore, function, object_type
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.errors import InputError
 from pipelines.plan import BuildPlan, plan, render_plan
+from pipelines.release.publish import digests_json, publish_release
 from pipelines.run import DEFAULT_TOOLS_IMAGE, build_all, build_and_test, oci_tarballs
 from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
 
@@ -168,3 +169,36 @@ class ImageFamily:
             build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
         )
         return oci_tarballs(result)
+
+    # dagger-io 0.19.10 accepts cache= at run time, but its typing overloads omit it.
+    @function(cache="never")  # type: ignore[call-overload, untyped-decorator]
+    async def publish_all(
+        self,
+        catalog: Catalog,
+        registry: Annotated[str, Doc("Registry host[:port] to publish to, e.g. ghcr.io.")],
+        namespace: Annotated[str, Doc("Namespace under the registry, e.g. falcosecurity.")] = "",
+        username: Annotated[str, Doc("Registry user name.")] = "",
+        password: Annotated[dagger.Secret | None, Doc("Registry password or token.")] = None,
+        version: Version = "",
+        variants: Variants = None,
+        platforms: Platforms = None,
+        params: Params = None,
+        mirrors: Mirrors = None,
+        artifacts: Artifacts = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> str:
+        """Build and smoke-test everything, then publish one multi-platform index per tag, all or
+        nothing (floating tags move last); returns the digests as JSON. Never cached."""
+        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+        result = await build_all(
+            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        )
+        images = await publish_release(
+            result,
+            registry,
+            namespace=namespace,
+            username=username or None,
+            password=password,
+            tools_image=tools_image,
+        )
+        return digests_json(images)
