@@ -16,7 +16,14 @@ from dagger import DefaultPath, Doc, Ignore, function, object_type
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.errors import InputError
 from pipelines.plan import BuildPlan, plan, render_plan
-from pipelines.release.publish import digests_json, publish_release
+from pipelines.release.publish import ReleaseSteps, digests_json, publish_release
+from pipelines.release.scan_report import check_gate_severity
+from pipelines.release.tool_images import (
+    DEFAULT_COSIGN_IMAGE,
+    DEFAULT_SYFT_IMAGE,
+    DEFAULT_TRIVY_IMAGE,
+    ToolImages,
+)
 from pipelines.run import DEFAULT_TOOLS_IMAGE, build_all, build_and_test, oci_tarballs
 from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
 
@@ -186,9 +193,24 @@ class ImageFamily:
         mirrors: Mirrors = None,
         artifacts: Artifacts = None,
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+        signing_key: Annotated[
+            dagger.Secret | None, Doc("cosign private key: sign digests, attest SBOMs.")
+        ] = None,
+        signing_password: Annotated[dagger.Secret | None, Doc("The key's password.")] = None,
+        fail_on: Annotated[
+            str, Doc("Scan gate: LOW, MEDIUM, HIGH, CRITICAL, or NONE to only report.")
+        ] = "CRITICAL",
+        scan_db_repository: Annotated[
+            str, Doc("OCI repository of the trivy DB (a mirror); default: trivy's.")
+        ] = "",
+        cosign_image: Annotated[str, Doc("cosign image.")] = DEFAULT_COSIGN_IMAGE,
+        syft_image: Annotated[str, Doc("syft image.")] = DEFAULT_SYFT_IMAGE,
+        trivy_image: Annotated[str, Doc("trivy image.")] = DEFAULT_TRIVY_IMAGE,
     ) -> str:
-        """Build and smoke-test everything, then publish one multi-platform index per tag, all or
-        nothing (floating tags move last); returns the digests as JSON. Never cached."""
+        """Build and smoke-test everything, scan each platform image (gate), then publish one
+        multi-platform index per tag, all or nothing, signed with SBOM attestations when a key is
+        given (floating tags move last); returns the digests as JSON. Never cached."""
+        gate = check_gate_severity(None if fail_on.upper() == "NONE" else fail_on)
         build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
         result = await build_all(
             build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
@@ -200,5 +222,12 @@ class ImageFamily:
             username=username or None,
             password=password,
             tools_image=tools_image,
+            steps=ReleaseSteps(
+                tools=ToolImages(cosign=cosign_image, syft=syft_image, trivy=trivy_image),
+                fail_on=gate,
+                scan_db_repository=scan_db_repository or None,
+                signing_key=signing_key,
+                signing_password=signing_password,
+            ),
         )
         return digests_json(images)

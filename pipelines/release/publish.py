@@ -27,7 +27,13 @@ import anyio
 import dagger
 
 from pipelines.errors import PipelineError
+from pipelines.release.registry_access import RegistryAccess, RegistryAuth
 from pipelines.release.retag import move_tag
+from pipelines.release.sbom import attest_sbom, sbom
+from pipelines.release.scan import scan
+from pipelines.release.scan_report import GateSeverity
+from pipelines.release.signing import sign
+from pipelines.release.tool_images import ToolImages
 from pipelines.run import BuildResult
 
 T = TypeVar("T")
@@ -58,6 +64,20 @@ class Retry:
     factor: float = 2.0
 
 
+@dataclass(frozen=True)
+class ReleaseSteps:
+    """What a release does besides pushing: the scan gate, signatures, SBOM attestations."""
+
+    tools: ToolImages = field(default_factory=ToolImages)
+    scan: bool = True
+    fail_on: GateSeverity | None = "CRITICAL"
+    scan_db_repository: str | None = None
+    scan_db: dagger.Directory | None = None
+    signing_key: dagger.Secret | None = None
+    signing_password: dagger.Secret | None = None
+    sbom: bool = True
+
+
 @dataclass
 class PublishedImage:
     """One variant as published: its index, the platform manifests, and the tags."""
@@ -67,6 +87,9 @@ class PublishedImage:
     index_digest: str
     platforms: dict[str, str]
     tags: list[str] = field(default_factory=list)
+    scans: dict[str, str] = field(default_factory=dict)
+    signed: list[str] = field(default_factory=list)
+    sboms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """A JSON-able dict (what later steps read)."""
@@ -77,6 +100,9 @@ class PublishedImage:
             "index_digest": self.index_digest,
             "platforms": self.platforms,
             "tags": self.tags,
+            "scans": self.scans,
+            "signed": self.signed,
+            "sbom_attestations": self.sboms,
         }
 
 
@@ -145,9 +171,21 @@ async def publish_release(
     retry: Retry | None = None,
     log: PublishLog | None = None,
     tools_image: str = "debian:12-slim",
+    steps: ReleaseSteps | None = None,
 ) -> list[PublishedImage]:
-    """Publish every variant of ``result`` to ``registry`` (see the module docstring)."""
+    """Publish every variant of ``result`` to ``registry`` (see the module docstring).
+
+    With ``steps`` (default: none of them), the platform images are scanned once pushed under
+    their arch tags, before any index is pushed (a gate failure moves no multi-platform tag);
+    with a signing key, the index and platform digests are signed and each platform gets its
+    SBOM as a signed attestation, before the floating tags move.
+    """
     retry = retry or Retry()
+    access = (
+        RegistryAccess(auth=(RegistryAuth(registry, username, password),))
+        if username and password is not None
+        else RegistryAccess()
+    )
     log = log if log is not None else PublishLog()
     if not result.passed:
         raise NothingPublished(
@@ -172,6 +210,20 @@ async def publish_release(
         images.append(image)
         pending.append((image, containers, [exact, *floating]))
 
+    if steps is not None and steps.scan:
+        for image in images:
+            for platform, digest in image.platforms.items():
+                report = await scan(
+                    f"{image.repository}@{digest}",
+                    scanner_image=steps.tools.trivy,
+                    db=steps.scan_db,
+                    db_repository=steps.scan_db_repository,
+                    fail_on=steps.fail_on,
+                    platform=platform,
+                    registry=access,
+                )
+                image.scans[platform] = report.summary()
+
     for image, containers, tags in pending:
         head, *rest = containers
         ref = f"{image.repository}:{tags[0]}"
@@ -179,6 +231,10 @@ async def publish_release(
         published = await with_retries(push, f"push {ref}", retry, log)
         image.index_digest = digest_of(published)
         image.tags.append(tags[0])
+
+    if steps is not None and steps.signing_key is not None:
+        for image in images:
+            await _sign_and_attest(image, steps, steps.signing_key, access)
 
     for image, _containers, tags in pending:
         for tag in tags[1:]:
@@ -196,6 +252,32 @@ async def publish_release(
                 raise PublishFailed(f"{ref} names {moved}, expected {image.index_digest}")
             image.tags.append(tag)
     return images
+
+
+async def _sign_and_attest(
+    image: PublishedImage, steps: ReleaseSteps, key: dagger.Secret, access: RegistryAccess
+) -> None:
+    """Sign the index and platform digests; attach each platform's SBOM as an attestation."""
+    for digest in [image.index_digest, *image.platforms.values()]:
+        ref = f"{image.repository}@{digest}"
+        await sign(
+            ref, key, steps.signing_password, cosign_image=steps.tools.cosign, registry=access
+        )
+        image.signed.append(ref)
+    if not steps.sbom:
+        return
+    for platform, digest in image.platforms.items():
+        ref = f"{image.repository}@{digest}"
+        document = await sbom(ref, syft_image=steps.tools.syft, platform=platform, registry=access)
+        await attest_sbom(
+            ref,
+            document,
+            key,
+            steps.signing_password,
+            cosign_image=steps.tools.cosign,
+            registry=access,
+        )
+        image.sboms.append(ref)
 
 
 def digests_json(images: list[PublishedImage]) -> str:

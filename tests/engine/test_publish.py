@@ -16,14 +16,23 @@ from dagger import dag
 
 from pipelines.catalog.loader import load_family
 from pipelines.plan import plan
+from pipelines.release import (
+    ScanGateFailed,
+    ToolImages,
+    generate_key_pair,
+    verify,
+    verify_sbom_attestation,
+)
 from pipelines.release.publish import (
     NothingPublished,
     PublishFailed,
     PublishLog,
+    ReleaseSteps,
     Retry,
     digests_json,
     publish_release,
 )
+from pipelines.release.tool_images import TRIVY_DB_FIXTURE_REPOSITORY
 from pipelines.run import BuildResult, build_and_test
 from pipelines.smoke.checks import run_smoke_tests
 from tests.engine.family import TOOLS_IMAGE, mirrors, pins_of, standin_catalog
@@ -202,3 +211,41 @@ async def test_transient_registry_errors_are_retried(
     index = skopeo_raw(f"{registry}/{ns}/falco:latest")
     assert index is not None and index_platforms(index) == falco.platforms
     assert skopeo_digest(f"{registry}/{ns}/falco:0.44.0") == falco.index_digest
+
+
+async def test_release_scans_signs_and_attests_before_tags_move(
+    small_family: BuildResult, registry: str
+) -> None:
+    tools = ToolImages.seeded(registry)
+    keys = await generate_key_pair(None, cosign_image=tools.cosign)
+    steps = ReleaseSteps(
+        tools=tools,
+        fail_on="CRITICAL",
+        scan_db_repository=f"{registry}/{TRIVY_DB_FIXTURE_REPOSITORY}",
+        signing_key=keys.private_key,
+    )
+    ns = namespace()
+    images = await publish_release(small_family, registry, namespace=ns, steps=steps)
+    debian = images[1]
+    assert set(debian.scans) == {"linux/amd64", "linux/arm64"}
+    assert "FIXTURE-2026-0001" in debian.scans["linux/amd64"]  # jq, HIGH: below the gate
+    for image in images:
+        assert len(image.signed) == 3 and len(image.sboms) == 2
+        for ref in image.signed:
+            await verify(ref, keys.public_key, cosign_image=tools.cosign)
+        index = skopeo_raw(f"{image.repository}:{image.tags[-1]}")
+        assert index is not None and index_platforms(index) == image.platforms
+    statements = await verify_sbom_attestation(
+        f"{debian.repository}@{debian.platforms['linux/arm64']}",
+        keys.public_key,
+        cosign_image=tools.cosign,
+    )
+    names = {p["name"] for s in statements for p in s["predicate"]["packages"]}
+    assert {"jq", "libc6", "bash"} <= names
+
+    # A stricter gate on the next release: nothing multi-platform moves.
+    strict = dataclasses.replace(steps, fail_on="HIGH")
+    with pytest.raises(ScanGateFailed, match="FIXTURE-2026-0001"):
+        await publish_release(changed(small_family, "third"), registry, namespace=ns, steps=strict)
+    assert skopeo_digest(f"{debian.repository}:latest-debian") == debian.index_digest
+    assert skopeo_digest(f"{debian.repository}:0.44.0-debian") == debian.index_digest
