@@ -24,7 +24,13 @@ from pipelines.release.tool_images import (
     DEFAULT_TRIVY_IMAGE,
     ToolImages,
 )
-from pipelines.run import DEFAULT_TOOLS_IMAGE, build_all, build_and_test, oci_tarballs
+from pipelines.run import (
+    DEFAULT_TOOLS_IMAGE,
+    BuildResult,
+    build_all,
+    build_and_test,
+    oci_tarballs,
+)
 from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
 
 Catalog = Annotated[
@@ -74,6 +80,23 @@ async def make_plan(
         version=version or None,
         params=params or (),
         mirrors=mirrors or (),
+    )
+
+
+async def built(
+    catalog: dagger.Directory,
+    version: str,
+    variants: list[str] | None,
+    platforms: list[str] | None,
+    params: list[str] | None,
+    mirrors: list[str] | None,
+    artifacts: list[dagger.File] | None,
+    tools_image: str,
+) -> BuildResult:
+    """Plan, build and smoke-test a request; raises BuildFailed unless every image passed."""
+    build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+    return await build_all(
+        build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
     )
 
 
@@ -151,9 +174,8 @@ class ImageFamily:
     ) -> str:
         """Build every variant for every platform concurrently, smoke-test each, and return the
         report; fails (with the report) unless every image passed."""
-        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
-        result = await build_all(
-            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        result = await built(
+            catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
         )
         return result.render()
 
@@ -171,9 +193,8 @@ class ImageFamily:
     ) -> dagger.Directory:
         """Like build-all, and return a directory with one multi-platform OCI tarball per variant
         and report.txt (e.g. `dagger call export-all export --path out`)."""
-        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
-        result = await build_all(
-            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        result = await built(
+            catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
         )
         return oci_tarballs(result)
 
@@ -211,9 +232,8 @@ class ImageFamily:
         multi-platform index per tag, all or nothing, signed with SBOM attestations when a key is
         given (floating tags move last); returns the digests as JSON. Never cached."""
         gate = check_gate_severity(None if fail_on.upper() == "NONE" else fail_on)
-        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
-        result = await build_all(
-            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        result = await built(
+            catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
         )
         images = await publish_release(
             result,

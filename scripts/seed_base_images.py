@@ -18,10 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from oci_layout import registry_has, write_blob
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 ARCHES = ("amd64", "arm64")
@@ -59,19 +59,6 @@ def log(msg: str) -> None:
     print(f"[seed] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
-def registry_has(registry: str, repo: str, tag: str) -> bool:
-    req = urllib.request.Request(
-        f"http://{registry}/v2/{repo}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10):
-            return True
-    except urllib.error.HTTPError:
-        return False
-
-
 def bootstrap(image: BaseImage, arch: str, cache: Path) -> Path:
     """Return a cached rootfs tarball of ``image`` for ``arch``, building it if needed."""
     release = image.release
@@ -105,14 +92,6 @@ def bootstrap(image: BaseImage, arch: str, cache: Path) -> Path:
     size_mib = out.stat().st_size >> 20
     log(f"bootstrapped {release}/{arch} in {time.monotonic() - t0:.0f} s ({size_mib} MiB)")
     return out
-
-
-def write_blob(layout: Path, data: bytes) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest()
-    path = layout / "blobs" / "sha256" / digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
 def add_platform_image(layout: Path, rootfs: Path, arch: str) -> dict[str, object]:

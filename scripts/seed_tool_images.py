@@ -36,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oci_layout import OCI_INDEX, OCI_MANIFEST, registry_has, write_blob
+
 PROJECT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "library/debian:12-slim"
 EPOCH_ISO = "1970-01-01T00:00:00Z"
@@ -43,8 +45,6 @@ EPOCH_ISO = "1970-01-01T00:00:00Z"
 # then rebuilt (the recipe is part of the cache key and of the image labels).
 RECIPE = 1
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 TRIVY_DB_CONFIG = "application/vnd.aquasec.trivy.config.v1+json"
@@ -94,19 +94,6 @@ VULNDB_REPO = "tools/trivy-db-fixture"
 
 def log(msg: str) -> None:
     print(f"[seed-tools] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
-def registry_has(registry: str, repo: str, tag: str) -> bool:
-    req = urllib.request.Request(
-        f"http://{registry}/v2/{repo}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": f"{OCI_INDEX}, {OCI_MANIFEST}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10):
-            return True
-    except urllib.error.HTTPError:
-        return False
 
 
 def registry_json(registry: str, repo: str, what: str, accept: str) -> dict[str, object] | None:
@@ -184,14 +171,6 @@ def build_tool(tool: GoTool, arch: str, cache: Path) -> Path:
     took = time.monotonic() - t0
     log(f"built {tool.name} {tool.version} linux/{arch} in {took:.0f} s ({mib} MiB)")
     return binary
-
-
-def write_blob(layout: Path, data: bytes) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest()
-    path = layout / "blobs" / "sha256" / digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
 def read_blob(layout: Path, digest: str) -> bytes:
