@@ -30,6 +30,8 @@ DIGEST_REF = "127.0.0.1:5000/falco/falco@sha256:" + "ef" * 32
 
 def load_seed_script() -> ModuleType:
     path = REPO_ROOT / "scripts" / "seed_tool_images.py"
+    if str(path.parent) not in sys.path:  # as when run as a script: its helpers beside it
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("seed_tool_images", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
