@@ -123,7 +123,7 @@ async def _debian_layer(
     if script:
         ctr = apt_caches(ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive"), cache_key)
         ctr = ctr.with_exec(["sh", "-euc", script]).without_env_variable("DEBIAN_FRONTEND")
-        ctr = ctr.without_mount("/var/cache/apt/archives").without_mount("/var/lib/apt/lists")
+        ctr = ctr.without_mount("/var/cache/apt").without_mount("/var/lib/apt/lists")
         if install.artifact == "deb" and layer.artifact is not None:
             ctr = ctr.without_mount(f"/run/artifacts/{layer.artifact.filename}")
     if install.artifact == "tarball":

@@ -14,13 +14,14 @@ TOOLS_PACKAGES = ("gnupg", "ca-certificates", "binutils", "file")
 
 
 def apt_caches(ctr: dagger.Container, key: str) -> dagger.Container:
-    """Mount apt's package cache and lists as cache volumes, so they never land in a layer.
+    """Mount apt's caches (archives, pkgcache.bin) and lists as cache volumes, so they never
+    land in a layer.
 
     PRIVATE sharing: a concurrent step gets a fresh volume instead of waiting for the lock
     (LOCKED volumes deadlocked concurrent builds on a 2-CPU engine)."""
     return ctr.with_mounted_cache(
-        "/var/cache/apt/archives",
-        dag.cache_volume(f"apt-archives-{key}"),
+        "/var/cache/apt",
+        dag.cache_volume(f"apt-cache-{key}"),
         sharing=dagger.CacheSharingMode.PRIVATE,
     ).with_mounted_cache(
         "/var/lib/apt/lists",
@@ -43,6 +44,6 @@ def tools_container(image: str = "debian:12-slim") -> dagger.Container:
                 + " >/dev/null",
             ]
         )
-        .without_mount("/var/cache/apt/archives")
+        .without_mount("/var/cache/apt")
         .without_mount("/var/lib/apt/lists")
     )

@@ -34,7 +34,7 @@ def registry_client(tools_image: str) -> dagger.Container:
                 "apt-get update -qq && apt-get install -y -qq --no-install-recommends skopeo",
             ]
         )
-        .without_mount("/var/cache/apt/archives")
+        .without_mount("/var/cache/apt")
         .without_mount("/var/lib/apt/lists")
     )
 

@@ -209,11 +209,18 @@ def names_or(machine: int) -> str:
 
 async def measure(ctr: dagger.Container) -> ImageSize:
     """Sizes of the image as an OCI tarball, uncompressed and gzip-compressed layers."""
-    uncompressed = await ctr.as_tarball(
-        forced_compression=dagger.ImageLayerCompression.Uncompressed
-    ).size()
-    compressed = await ctr.as_tarball(forced_compression=dagger.ImageLayerCompression.Gzip).size()
-    return ImageSize(uncompressed=uncompressed, compressed=compressed)
+    sizes: dict[dagger.ImageLayerCompression, int] = {}
+
+    async def one(compression: dagger.ImageLayerCompression) -> None:
+        sizes[compression] = await ctr.as_tarball(forced_compression=compression).size()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(one, dagger.ImageLayerCompression.Uncompressed)
+        group.start_soon(one, dagger.ImageLayerCompression.Gzip)
+    return ImageSize(
+        uncompressed=sizes[dagger.ImageLayerCompression.Uncompressed],
+        compressed=sizes[dagger.ImageLayerCompression.Gzip],
+    )
 
 
 def _size(size: ImageSize, budget: SizeBudget) -> CheckResult:
@@ -248,11 +255,17 @@ async def run_smoke_tests(
     async def run(index: int, check: Callable[[], Awaitable[CheckResult]]) -> None:
         results[index] = await check()
 
-    async with anyio.create_task_group() as group:
+    sizes: list[ImageSize] = []
+
+    async def size_of() -> None:
+        sizes.append(await measure(ctr))
+
+    async with anyio.create_task_group() as group:  # the tarballs are written meanwhile
+        group.start_soon(size_of)
         for index, check in enumerate(checks):
             group.start_soon(run, index, check)
     done = [r for r in results if r is not None]
-    size = await measure(ctr)
+    [size] = sizes
     if tests.size is not None:
         done.append(_size(size, tests.size))
     return SmokeReport(target.variant, target.platform, tuple(done), size)
