@@ -30,20 +30,27 @@ def apt_caches(ctr: dagger.Container, key: str) -> dagger.Container:
     )
 
 
-def tools_container(image: str = "debian:12-slim") -> dagger.Container:
-    """``image`` with gnupg, binutils and file installed (a cached step)."""
-    ctr = apt_caches(dag.container().from_(image), f"tools-{image}")
+def with_apt_packages(
+    ctr: dagger.Container, packages: tuple[str, ...], cache_key: str
+) -> dagger.Container:
+    """``ctr`` with Debian ``packages`` installed through the apt cache volumes (a cached step)."""
     return (
-        ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive")
+        apt_caches(ctr, cache_key)
         .with_exec(
             [
                 "sh",
                 "-c",
                 "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-                + " ".join(TOOLS_PACKAGES)
+                + " ".join(packages)
                 + " >/dev/null",
             ]
         )
         .without_mount("/var/cache/apt")
         .without_mount("/var/lib/apt/lists")
     )
+
+
+def tools_container(image: str = "debian:12-slim") -> dagger.Container:
+    """``image`` with gnupg, binutils and file installed (a cached step)."""
+    base = dag.container().from_(image).with_env_variable("DEBIAN_FRONTEND", "noninteractive")
+    return with_apt_packages(base, TOOLS_PACKAGES, f"tools-{image}")

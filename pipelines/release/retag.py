@@ -12,7 +12,7 @@ import uuid
 
 import dagger
 
-from pipelines.build.tools import apt_caches, tools_container
+from pipelines.build.tools import tools_container, with_apt_packages
 from pipelines.release.references import is_loopback_registry, registry_of
 from pipelines.release.registry_access import with_loopback_registries
 
@@ -25,17 +25,8 @@ skopeo inspect --raw $TLS2 $CREDS2 "docker://$DEST" | sha256sum | cut -d' ' -f1
 
 def registry_client(tools_image: str) -> dagger.Container:
     """The tools container with skopeo installed (a cached step)."""
-    ctr = apt_caches(tools_container(tools_image), f"tools-skopeo-{tools_image}")
-    return (
-        ctr.with_exec(
-            [
-                "sh",
-                "-c",
-                "apt-get update -qq && apt-get install -y -qq --no-install-recommends skopeo",
-            ]
-        )
-        .without_mount("/var/cache/apt")
-        .without_mount("/var/lib/apt/lists")
+    return with_apt_packages(
+        tools_container(tools_image), ("skopeo",), f"tools-skopeo-{tools_image}"
     )
 
 
