@@ -195,15 +195,13 @@ async def _elf(ctr: dagger.Container, test: ElfTest, want: int, tools_image: str
     if got is None:
         return CheckResult(name, False, "not an ELF file")
     if got != want:
-        names = ELF_MACHINE_NAMES
-        return CheckResult(
-            name, False, f"{names.get(got, got)}, expected {names.get(want, want)} for the platform"
-        )
-    return CheckResult(name, True, names_or(got))
+        detail = f"{machine_name(got)}, expected {machine_name(want)} for the platform"
+        return CheckResult(name, False, detail)
+    return CheckResult(name, True, machine_name(got))
 
 
-def names_or(machine: int) -> str:
-    """A readable name for an ELF machine number."""
+def machine_name(machine: int) -> str:
+    """A readable name for an ELF machine number (the number itself when unknown)."""
     return ELF_MACHINE_NAMES.get(machine, str(machine))
 
 
