@@ -1,20 +1,22 @@
-"""The Dagger module: ``dagger call build-all``, ``build``, ``test``, ``plan``, ``export-all``.
+"""The Dagger module: ``dagger call build-all``, ``build``, ``test``, ``plan``, ``export-all``,
+``lock``, ``publish-all``.
 
 Every function takes the catalog as a directory (the Falco family under ``images/falco`` by
 default) and validates its whole request before any container runs.
 """
 
-from __future__ import annotations
-
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
+# No `from __future__ import annotations` here: the SDK reads Doc/DefaultPath/Ignore from the
+# annotation objects, and string annotations would register every argument without them.
 import dagger
-from dagger import DefaultPath, Doc, Ignore, function, object_type
+from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
 from pipelines.catalog.loader import LoadedFamily, load_family
-from pipelines.errors import InputError
+from pipelines.catalog.lock import LOCK_FILE_NAME
+from pipelines.pins import pin_artifacts, planned_artifacts
 from pipelines.plan import BuildPlan, plan, render_plan
 from pipelines.release.publish import ReleaseSteps, digests_json, publish_release
 from pipelines.release.scan_report import check_gate_severity
@@ -28,9 +30,10 @@ from pipelines.run import (
     DEFAULT_TOOLS_IMAGE,
     BuildResult,
     build_all,
-    build_and_test,
+    build_target,
     oci_tarballs,
 )
+from pipelines.scan_gate import ScanGate
 from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
 
 Catalog = Annotated[
@@ -114,9 +117,10 @@ class ImageFamily:
         params: Params = None,
         mirrors: Mirrors = None,
     ) -> str:
-        """Print the build matrix (variant x platform), tags and artifact URLs, building nothing."""
+        """Print the build matrix (variant x platform) with tags, then every artifact URL the
+        builds would download and how it is verified; builds nothing."""
         build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
-        return render_plan(build_plan)
+        return render_plan(build_plan, planned_artifacts(build_plan))
 
     @function
     async def build(
@@ -130,15 +134,13 @@ class ImageFamily:
         artifacts: Artifacts = None,
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
     ) -> dagger.Container:
-        """Build one variant for one platform and return its container (smoke tests not run)."""
+        """Build one variant for one platform and return its container, without smoke tests (see
+        test and build-all), e.g. `build --variant falco export --path falco.tar`."""
         build_plan = await make_plan(catalog, version, [variant], [platform], params, mirrors)
-        result = await build_and_test(
-            build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        [target] = build_plan.targets
+        return await build_target(
+            build_plan, target, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
         )
-        [target] = result.targets
-        if target.container is None:
-            raise InputError(result.render())
-        return target.container
 
     @function
     async def test(
@@ -198,6 +200,28 @@ class ImageFamily:
         )
         return oci_tarballs(result)
 
+    @function
+    async def lock(
+        self,
+        catalog: Catalog,
+        version: Version = "",
+        params: Params = None,
+        mirrors: Mirrors = None,
+        artifacts: Artifacts = None,
+        tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+    ) -> dagger.File:
+        """Download and verify every artifact of a version for every variant and platform, and
+        return the catalog's artifacts.lock.toml with their sha256 pinned, e.g. `lock --version
+        0.44.0 export --path images/falco/artifacts.lock.toml`; existing pins must still match."""
+        family = await load_catalog(catalog)
+        build_plan = plan(
+            family, version=version or None, params=params or (), mirrors=mirrors or ()
+        )
+        text = await pin_artifacts(
+            build_plan, family.lock, tools_image=tools_image, local_artifacts=artifacts or ()
+        )
+        return dag.directory().with_new_file(LOCK_FILE_NAME, text).file(LOCK_FILE_NAME)
+
     # dagger-io 0.19.10 accepts cache= at run time, but its typing overloads omit it.
     @function(cache="never")  # type: ignore[call-overload, untyped-decorator]
     async def publish_all(
@@ -219,8 +243,8 @@ class ImageFamily:
         ] = None,
         signing_password: Annotated[dagger.Secret | None, Doc("The key's password.")] = None,
         fail_on: Annotated[
-            str, Doc("Scan gate: LOW, MEDIUM, HIGH, CRITICAL, or NONE to only report.")
-        ] = "CRITICAL",
+            ScanGate, Doc("Scan gate: the lowest severity that stops the release.")
+        ] = ScanGate.CRITICAL,
         scan_db_repository: Annotated[
             str, Doc("OCI repository of the trivy DB (a mirror); default: trivy's.")
         ] = "",
@@ -231,7 +255,7 @@ class ImageFamily:
         """Build and smoke-test everything, scan each platform image (gate), then publish one
         multi-platform index per tag, all or nothing, signed with SBOM attestations when a key is
         given (floating tags move last); returns the digests as JSON. Never cached."""
-        gate = check_gate_severity(None if fail_on.upper() == "NONE" else fail_on)
+        gate = check_gate_severity(None if fail_on is ScanGate.NONE else fail_on.value)
         result = await built(
             catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
         )

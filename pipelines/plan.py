@@ -329,8 +329,8 @@ def to_json(build_plan: BuildPlan) -> str:
     return json.dumps(build_plan.model_dump(mode="json"), indent=2) + "\n"
 
 
-def render_plan(build_plan: BuildPlan) -> str:
-    """A readable table of the plan: one line per target."""
+def render_plan(build_plan: BuildPlan, artifacts: Sequence[ArtifactRef] = ()) -> str:
+    """A readable table of the plan: one line per target, then the artifacts to download."""
     kind = "final release" if build_plan.is_final else "pre-release"
     header = (
         f"family {build_plan.family}, version {build_plan.version} ({kind}): "
@@ -352,7 +352,21 @@ def render_plan(build_plan: BuildPlan) -> str:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
+    if artifacts:
+        lines += ["", "ARTIFACTS (each verified before use)"]
+        for ref in artifacts:
+            lines.append(f"{ref.name} {ref.version} {ref.platform}  {ref.url}")
+            lines += [f"  {check}" for check in _checks(ref)]
     return "\n".join(lines) + "\n"
+
+
+def _checks(ref: ArtifactRef) -> list[str]:
+    checks = [f"sha256 {ref.sha256_pin} (lock file)"] if ref.sha256_pin else []
+    if ref.signature_url:
+        checks.append(f"signature {ref.signature_url}")
+    if ref.checksums_url:
+        checks.append(f"checksums {ref.checksums_url}")
+    return checks or ["nothing to verify with: pin it with `lock`"]
 
 
 def _describe_base(base: Base) -> str:

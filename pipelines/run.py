@@ -88,8 +88,23 @@ def signing_key(build_plan: BuildPlan) -> SigningKeyRef | None:
     return SigningKeyRef(build_plan.signing_key_url, build_plan.signing_key_fingerprint)
 
 
-async def _named(files: Sequence[dagger.File]) -> dict[str, dagger.File]:
+async def named_files(files: Sequence[dagger.File]) -> dict[str, dagger.File]:
+    """Local artifacts by file name (what a download of the same name is replaced with)."""
     return {await f.name(): f for f in files}
+
+
+async def build_target(
+    build_plan: BuildPlan,
+    target: BuildTarget,
+    catalog: dagger.Directory,
+    *,
+    tools_image: str = DEFAULT_TOOLS_IMAGE,
+    local_artifacts: Sequence[dagger.File] = (),
+) -> dagger.Container:
+    """The container of one target of ``build_plan``, built but not smoke-tested."""
+    store = ArtifactStore(signing_key(build_plan), tools_image, await named_files(local_artifacts))
+    ctx = BuildContext(catalog=catalog, artifacts=store, tools_image=tools_image)
+    return await build_container(ctx, target)
 
 
 async def build_and_test(
@@ -106,7 +121,7 @@ async def build_and_test(
     same. Never raises for a failed target: the result says what failed and why.
     """
     started = time.monotonic()
-    store = ArtifactStore(signing_key(build_plan), tools_image, await _named(local_artifacts))
+    store = ArtifactStore(signing_key(build_plan), tools_image, await named_files(local_artifacts))
     ctx = BuildContext(catalog=catalog, artifacts=store, tools_image=tools_image)
     slots: list[TargetResult | None] = [None] * len(build_plan.targets)
 

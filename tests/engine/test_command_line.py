@@ -1,0 +1,100 @@
+"""The command line users run (`scripts/call` = `python -m pipelines`), end to end on the engine.
+
+Each call is a separate process with its own Dagger session, as a user's would be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.engine.family import REPO_ROOT, mirrors, standin_catalog
+from tests.standin import StandinRelease
+
+pytestmark = [pytest.mark.engine]
+
+
+def call(*argv: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m pipelines <argv>`` in ``cwd``, as `scripts/call` runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *argv],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory, standin_release: StandinRelease) -> Path:
+    """The Falco catalog trusting the stand-in key, nothing pinned."""
+    return standin_catalog(tmp_path_factory.mktemp("cli") / "falco", standin_release)
+
+
+def test_plan_without_catalog_uses_the_default_path_of_the_module() -> None:
+    done = call("plan", "--platforms", "linux/arm64")
+    assert done.returncode == 0, done.stderr[-2000:]
+    # images/falco, as `dagger call plan` loads it from DefaultPath
+    assert "family falco, version 0.44.0 (final release): 4 image(s) for linux/arm64" in done.stdout
+    assert "https://download.falco.org/packages/bin/aarch64/falco-0.44.0-aarch64.tar.gz" in (
+        done.stdout
+    )
+    assert "signature https://download.falco.org/packages/bin/aarch64/" in done.stdout
+
+
+def test_bad_flag_fails_before_any_session() -> None:
+    done = call("build-all", "--variant", "falco")
+    assert done.returncode == 2
+    assert "unknown flag --variant; valid flags: --catalog --version --variants" in done.stderr
+
+
+def test_lock_pins_every_artifact_the_release_downloads(
+    catalog: Path, standin_release: StandinRelease, standin_server: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "artifacts.lock.toml"
+    done = call(
+        "lock", "--catalog", str(catalog), "--version", standin_release.falco_version,
+        "--mirrors", ",".join(mirrors(standin_server)), "export", "--path", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    pins = {
+        (e["name"], e["version"], e["platform"]): e["sha256"]
+        for e in tomllib.loads(out.read_text())["artifact"]
+    }
+    # every artifact of every variant on both platforms, with the sha256 of the served bytes
+    expected = {}
+    for name in ("tarball", "deb", "falcoctl"):
+        for platform in ("linux/amd64", "linux/arm64"):
+            version = (
+                standin_release.falcoctl_version
+                if name == "falcoctl"
+                else standin_release.falco_version
+            )
+            served = standin_release.path(name, platform).read_bytes()
+            expected[(name, version, platform)] = hashlib.sha256(served).hexdigest()
+    assert pins == expected
+    assert len(pins) == 6
+
+
+def test_build_exports_an_image_through_the_chained_call(
+    catalog: Path, standin_release: StandinRelease, standin_server: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "falco.tar"
+    done = call(
+        "build", "--catalog", str(catalog), "--variant", "falco", "--platform", "linux/arm64",
+        "--version", standin_release.falco_version, "--mirrors", ",".join(mirrors(standin_server)),
+        "export", "--path", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert "index.json" in names and any(n.startswith("blobs/sha256/") for n in names)
