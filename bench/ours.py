@@ -23,7 +23,8 @@ from dagger import dag
 from bench.inputs import Inputs
 from pipelines.catalog.loader import load_family
 from pipelines.plan import BuildPlan, plan
-from pipelines.run import BuildResult, TargetResult, build_and_test
+from pipelines.results import BuildResult, TargetResult
+from pipelines.run import build_and_test
 from tests.engine.family import LEGACY_RELEASE, TOOLS_IMAGE, mirrors
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

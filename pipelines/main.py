@@ -26,9 +26,9 @@ from pipelines.release.tool_images import (
     DEFAULT_TRIVY_IMAGE,
     ToolImages,
 )
+from pipelines.results import BuildResult
 from pipelines.run import (
     DEFAULT_TOOLS_IMAGE,
-    BuildResult,
     build_all,
     build_target,
     oci_tarballs,

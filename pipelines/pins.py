@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import anyio
 import dagger
 
-from pipelines.build.artifacts import ArtifactStore
+from pipelines.assembly.artifacts import ArtifactStore
 from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.lock import LockEntry, LockFile, render_lock, update_lock
 from pipelines.plan import BuildPlan

@@ -13,72 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import anyio
 import dagger
 from dagger import dag
 
-from pipelines.build.artifacts import ArtifactStore
-from pipelines.build.assemble import BuildContext, build_container
-from pipelines.build.fetch import SigningKeyRef, VerifiedArtifact
+from pipelines.assembly.artifacts import ArtifactStore
+from pipelines.assembly.assemble import BuildContext, build_container
+from pipelines.assembly.fetch import SigningKeyRef
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildPlan, BuildTarget
-from pipelines.report import render_result
+from pipelines.results import BuildFailed, BuildResult, TargetResult
 from pipelines.smoke.checks import SmokeReport, run_smoke_tests
 
 DEFAULT_TOOLS_IMAGE = "debian:12-slim"
-
-
-class BuildFailed(PipelineError):
-    """At least one target failed to build or failed a smoke test; carries the whole result."""
-
-    def __init__(self, result: BuildResult) -> None:
-        self.result = result
-        super().__init__(result.render())
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """One variant on one platform: its container, smoke report, or the error that stopped it."""
-
-    target: BuildTarget
-    container: dagger.Container | None
-    report: SmokeReport | None
-    error: str | None
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        """Built, and every smoke test passed."""
-        return self.error is None and self.report is not None and self.report.passed
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """Everything one run built, in plan order."""
-
-    plan: BuildPlan
-    targets: tuple[TargetResult, ...]
-    artifacts: tuple[VerifiedArtifact, ...]
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        """True when every target of the plan passed."""
-        return all(t.passed for t in self.targets)
-
-    def containers(self, variant: str) -> list[dagger.Container]:
-        """The containers of ``variant``, one per platform in plan order (built ones only)."""
-        return [
-            t.container
-            for t in self.targets
-            if t.target.variant == variant and t.container is not None
-        ]
-
-    def render(self) -> str:
-        """A readable report: one line per target, failures, verified artifacts."""
-        return render_result(self)
 
 
 def signing_key(build_plan: BuildPlan) -> SigningKeyRef | None:

@@ -34,7 +34,7 @@ from pipelines.release.scan import scan
 from pipelines.release.scan_report import GateSeverity
 from pipelines.release.signing import sign
 from pipelines.release.tool_images import ToolImages
-from pipelines.run import BuildResult
+from pipelines.results import BuildResult
 
 T = TypeVar("T")
 

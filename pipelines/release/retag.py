@@ -12,9 +12,9 @@ import uuid
 
 import dagger
 
-from pipelines.build.tools import tools_container, with_apt_packages
 from pipelines.release.references import is_loopback_registry, registry_of
 from pipelines.release.registry_access import with_loopback_registries
+from pipelines.tools import tools_container, with_apt_packages
 
 _COPY = r"""
 set -eu

@@ -16,7 +16,6 @@ from functools import partial
 import anyio
 import dagger
 
-from pipelines.build.tools import tools_container
 from pipelines.catalog.variant import (
     CommandTest,
     ElfTest,
@@ -27,6 +26,7 @@ from pipelines.catalog.variant import (
 )
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildTarget
+from pipelines.tools import tools_container
 
 MB = 1_000_000
 ELF_MACHINE_NAMES = {62: "x86-64", 183: "aarch64", 40: "arm", 243: "riscv", 21: "ppc64", 22: "s390"}

@@ -11,7 +11,7 @@ from dagger import dag
 from pipelines import ImageFamily
 from pipelines.catalog.lock import LockEntry
 from pipelines.errors import InputError
-from pipelines.run import BuildFailed
+from pipelines.results import BuildFailed
 from tests.engine.family import mirrors, pins_of, standin_catalog
 from tests.standin import StandinRelease
 

@@ -15,7 +15,8 @@ from dagger import dag
 from pipelines import ImageFamily
 from pipelines.catalog.loader import load_family
 from pipelines.plan import BuildPlan, plan
-from pipelines.run import BuildResult, TargetResult, build_and_test
+from pipelines.results import BuildResult, TargetResult
+from pipelines.run import build_and_test
 from pipelines.smoke.checks import run_smoke_tests
 from tests.engine.family import (
     LEGACY_RELEASE,

@@ -33,7 +33,8 @@ from pipelines.release.publish import (
     publish_release,
 )
 from pipelines.release.tool_images import TRIVY_DB_FIXTURE_REPOSITORY
-from pipelines.run import BuildResult, build_and_test
+from pipelines.results import BuildResult
+from pipelines.run import build_and_test
 from pipelines.smoke.checks import run_smoke_tests
 from tests.engine.family import TOOLS_IMAGE, mirrors, pins_of, standin_catalog
 from tests.engine.fault_proxy import Faults, fault_proxy

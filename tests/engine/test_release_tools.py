@@ -28,7 +28,6 @@ import dagger
 import pytest
 from dagger import dag
 
-from pipelines.build.tools import apt_caches
 from pipelines.errors import InputError
 from pipelines.release import (
     KeyPair,
@@ -48,6 +47,7 @@ from pipelines.release import (
     verify_sbom_attestation,
 )
 from pipelines.release.tool_images import TRIVY_DB_FIXTURE_REPOSITORY
+from pipelines.tools import apt_caches
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
 

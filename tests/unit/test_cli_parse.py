@@ -29,7 +29,8 @@ def test_list_flags_take_csv_and_repeat() -> None:
     call = parse_call(
         FUNCTIONS,
         ["build-all", "--version", "0.44.0", "--variants", "falco,falco-debian",
-         "--variants=falco-driver-loader", "--platforms", "linux/arm64", "--params", '"release=bullseye"'],
+         "--variants=falco-driver-loader", "--platforms", "linux/arm64",
+         "--params", '"release=bullseye"'],
     )  # fmt: skip
     assert call.function.python_name == "build_all"
     assert call.values == {

@@ -1,11 +1,67 @@
-"""The readable report of a build: one line per image, then failures and verified artifacts."""
+"""What a run built: one result per target, the whole result, and its readable report."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from pipelines.run import BuildResult
+import dagger
+
+from pipelines.assembly.fetch import VerifiedArtifact
+from pipelines.errors import PipelineError
+from pipelines.plan import BuildPlan, BuildTarget
+from pipelines.smoke.checks import SmokeReport
+
+
+class BuildFailed(PipelineError):
+    """At least one target failed to build or failed a smoke test; carries the whole result."""
+
+    def __init__(self, result: BuildResult) -> None:
+        self.result = result
+        super().__init__(result.render())
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One variant on one platform: its container, smoke report, or the error that stopped it."""
+
+    target: BuildTarget
+    container: dagger.Container | None
+    report: SmokeReport | None
+    error: str | None
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """Built, and every smoke test passed."""
+        return self.error is None and self.report is not None and self.report.passed
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Everything one run built, in plan order."""
+
+    plan: BuildPlan
+    targets: tuple[TargetResult, ...]
+    artifacts: tuple[VerifiedArtifact, ...]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """True when every target of the plan passed."""
+        return all(t.passed for t in self.targets)
+
+    def containers(self, variant: str) -> list[dagger.Container]:
+        """The containers of ``variant``, one per platform in plan order (built ones only)."""
+        return [
+            t.container
+            for t in self.targets
+            if t.target.variant == variant and t.container is not None
+        ]
+
+    def render(self) -> str:
+        """A readable report: one line per target, failures, verified artifacts."""
+        return render_result(self)
+
 
 MB = 1_000_000
 

@@ -13,8 +13,8 @@ import shlex
 
 import dagger
 
-from pipelines.build.tools import tools_container
 from pipelines.catalog.variant import DistrolessBase
+from pipelines.tools import tools_container
 
 # Releases whose official images keep /bin, /sbin, /lib apart from /usr.
 UNMERGED_USR_RELEASES = frozenset({"stretch", "buster", "bullseye"})

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import dagger
 from dagger import dag
 
-from pipelines.build.tools import tools_container
 from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.errors import PipelineError
+from pipelines.tools import tools_container
 
 
 class FetchError(PipelineError):

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import dagger
 from dagger import dag
 
-from pipelines.build.artifacts import ArtifactStore
-from pipelines.build.rootfs import distroless_rootfs
-from pipelines.build.tools import apt_caches, tools_container
+from pipelines.assembly.artifacts import ArtifactStore
+from pipelines.assembly.rootfs import distroless_rootfs
 from pipelines.catalog.variant import ImageConfig, Install
 from pipelines.plan import BuildTarget, Layer
+from pipelines.tools import apt_caches, tools_container
 
 # Fixed timestamp of distroless files (SOURCE_DATE_EPOCH style): identical inputs, identical digest.
 EPOCH = 0

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import anyio
 import dagger
 
-from pipelines.build.fetch import SigningKeyRef, VerifiedArtifact, fetch_verified
+from pipelines.assembly.fetch import SigningKeyRef, VerifiedArtifact, fetch_verified
 from pipelines.catalog.artifacts import ArtifactRef
 
 

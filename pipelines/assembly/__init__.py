@@ -1,0 +1,1 @@
+"""Image assembly steps: verified artifacts, distroless root filesystems, Debian layers."""
