@@ -16,7 +16,7 @@ from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.catalog.lock import LOCK_FILE_NAME
-from pipelines.pins import pin_artifacts, planned_artifacts
+from pipelines.pins import pin_artifacts
 from pipelines.plan import BuildPlan, plan, render_plan
 from pipelines.release.publish import ReleaseSteps, digests_json, publish_release
 from pipelines.release.scan_report import check_gate_severity
@@ -120,7 +120,7 @@ class ImageFamily:
         """Print the build matrix (variant x platform) with tags, then every artifact URL the
         builds would download and how it is verified; builds nothing."""
         build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
-        return render_plan(build_plan, planned_artifacts(build_plan))
+        return render_plan(build_plan, build_plan.artifacts)
 
     @function
     async def build(
@@ -218,7 +218,11 @@ class ImageFamily:
             family, version=version or None, params=params or (), mirrors=mirrors or ()
         )
         text = await pin_artifacts(
-            build_plan, family.lock, tools_image=tools_image, local_artifacts=artifacts or ()
+            build_plan,
+            catalog,
+            family.lock,
+            tools_image=tools_image,
+            local_artifacts=artifacts or (),
         )
         return dag.directory().with_new_file(LOCK_FILE_NAME, text).file(LOCK_FILE_NAME)
 

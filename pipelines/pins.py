@@ -7,26 +7,16 @@ from collections.abc import Sequence
 import anyio
 import dagger
 
-from pipelines.assembly.artifacts import ArtifactStore
+from pipelines.assembly.verify import FetchError, describe, failed_download
 from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.lock import LockEntry, LockFile, render_lock, update_lock
 from pipelines.plan import BuildPlan
-from pipelines.run import named_files, signing_key
-
-
-def planned_artifacts(build_plan: BuildPlan) -> tuple[ArtifactRef, ...]:
-    """Every artifact the plan's targets download, once each, in plan order."""
-    refs: dict[str, ArtifactRef] = {}
-    for target in build_plan.targets:
-        for layer in target.layers:
-            for ref in (layer.artifact, layer.falcoctl):
-                if ref is not None:
-                    refs.setdefault(ref.url, ref)
-    return tuple(refs.values())
+from pipelines.run import build_context
 
 
 async def pin_artifacts(
     build_plan: BuildPlan,
+    catalog: dagger.Directory,
     lock: LockFile,
     *,
     tools_image: str,
@@ -36,19 +26,30 @@ async def pin_artifacts(
 
     Each artifact is downloaded and verified exactly as a build would (an existing pin must
     match; otherwise its signature by the family's key or its published checksums must hold),
-    so a pin is only ever written for content that proved itself. Raises FetchError naming the
-    first artifact that did not.
+    so a pin is only ever written for content that proved itself. Raises FetchError naming
+    every artifact that did not (and writes nothing).
     """
-    store = ArtifactStore(signing_key(build_plan), tools_image, await named_files(local_artifacts))
-    refs = planned_artifacts(build_plan)
+    ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     entries: list[LockEntry] = []
+    failures: list[str] = []
 
     async def pin(ref: ArtifactRef) -> None:
-        verified = await store.get(ref)
+        try:
+            sha256 = await ctx.verified(ref).sha256.contents()
+        except dagger.ExecError as exc:
+            failures.append(exc.stderr.strip().removeprefix("error: "))
+            return
+        except dagger.QueryError as exc:
+            failures.append(
+                await failed_download((ref,), ctx.signing_key) or f"{describe(ref)}: {exc}"
+            )
+            return
         fields = {"name": ref.name, "version": ref.version, "platform": ref.platform}
-        entries.append(LockEntry.model_validate({**fields, "sha256": verified.sha256}))
+        entries.append(LockEntry.model_validate({**fields, "sha256": sha256}))
 
     async with anyio.create_task_group() as group:
-        for ref in refs:
+        for ref in build_plan.artifacts:
             group.start_soon(pin, ref)
+    if failures:
+        raise FetchError("nothing locked:\n" + "\n".join(sorted(failures)))
     return render_lock(update_lock(lock, entries).artifact)

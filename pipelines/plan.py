@@ -7,36 +7,21 @@ before any container is built.  The Dagger code then only reads the plan.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.catalog.artifacts import ArtifactRef, artifact_urls
+from pipelines.catalog.artifacts import ArtifactRef, KeyRef, artifact_urls
 from pipelines.catalog.loader import LoadedFamily, LoadedVariant
 from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
 from pipelines.catalog.params import ParamOverride, check_overrides, describe, parse_params
 from pipelines.catalog.params import resolve_params as resolve_variant_params
 from pipelines.catalog.render import RenderError, placeholder_values, render_variant, variant_tags
-from pipelines.catalog.variant import Base, ImageConfig, Tests, Variant
-from pipelines.errors import InputError
+from pipelines.catalog.variant import Base, ImageConfig, InstallArtifact, Tests, Variant
+from pipelines.errors import CatalogError, InputError
 from pipelines.platforms import elf_machine, select_platforms
 from pipelines.versions import Version, parse_version
-
-__all__ = [
-    "ArtifactRef",
-    "BuildPlan",
-    "BuildTarget",
-    "Layer",
-    "ResolvedFile",
-    "apply_mirrors",
-    "artifact_urls",
-    "order_variants",
-    "plan",
-    "render_plan",
-    "to_json",
-]
 
 
 class _Frozen(BaseModel):
@@ -54,6 +39,13 @@ class ResolvedFile(_Frozen):
     mode: int = Field(description="Permissions.")
 
 
+class PlannedArtifact(_Frozen):
+    """One ``[[install.artifacts]]`` step and the artifact it installs, for one platform."""
+
+    step: InstallArtifact = Field(description="The install step, rendered.")
+    ref: ArtifactRef = Field(description="Where the artifact comes from and how it is verified.")
+
+
 class Layer(_Frozen):
     """One variant of a target's chain, rendered for the target's version and platform."""
 
@@ -62,8 +54,9 @@ class Layer(_Frozen):
     params: dict[str, str] = Field(description="Parameter values used to render it.")
     spec: Variant = Field(description="The variant with every template rendered.")
     files: tuple[ResolvedFile, ...] = Field(description="Files to copy, in catalog order.")
-    artifact: ArtifactRef | None = Field(description="install.artifact, resolved.")
-    falcoctl: ArtifactRef | None = Field(description="The falcoctl artifact if install.falcoctl.")
+    artifacts: tuple[PlannedArtifact, ...] = Field(
+        description="install.artifacts for the target's platform, in catalog order."
+    )
 
 
 class BuildTarget(_Frozen):
@@ -86,9 +79,10 @@ class BuildTarget(_Frozen):
     elf_machine: int = Field(description="ELF e_machine expected of binaries (62 for amd64).")
 
     @property
-    def spec(self) -> Variant:
-        """The target's own rendered variant."""
-        return self.layers[-1].spec
+    def artifacts(self) -> tuple[ArtifactRef, ...]:
+        """Every artifact the target's chain installs, once each, root first."""
+        refs = {a.ref.url: a.ref for layer in self.layers for a in layer.artifacts}
+        return tuple(refs.values())
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -107,15 +101,18 @@ class BuildPlan(_Frozen):
     platforms: tuple[str, ...] = Field(description="Selected platforms, in family order.")
     params: tuple[str, ...] = Field(description="Parameter overrides as given.")
     mirrors: tuple[str, ...] = Field(description="Mirrors as given.")
-    signing_key_url: str | None = Field(description="Signing key URL, mirrors applied.")
-    signing_key_fingerprint: str | None = Field(description="Expected key fingerprint.")
+    signing_key: KeyRef | None = Field(
+        description="The family's signing key (URL with mirrors applied, pinned fingerprint)."
+    )
     targets: tuple[BuildTarget, ...] = Field(
         description="Variants in build order, each for every platform in family order."
     )
 
-    def targets_for(self, variant: str) -> tuple[BuildTarget, ...]:
-        """The targets of one variant (one per platform)."""
-        return tuple(target for target in self.targets if target.variant == variant)
+    @property
+    def artifacts(self) -> tuple[ArtifactRef, ...]:
+        """Every artifact the plan downloads, once each, in plan order."""
+        refs = {ref.url: ref for target in self.targets for ref in target.artifacts}
+        return tuple(refs.values())
 
 
 def plan(
@@ -140,37 +137,36 @@ def plan(
     parsed_mirrors = parse_mirrors(mirrors)
     in_scope = {loaded.name: loaded.variant for name in selected for loaded in family.chain(name)}
     check_overrides(overrides, list(in_scope.values()), family.variant_names)
+    # Each variant in scope is rendered once, with its parameter values, for every platform.
+    rendered = {
+        name: _render(family, family.variant(name), release, overrides) for name in in_scope
+    }
 
     targets = []
     for name in selected:
         chain = family.chain(name)
-        layers_by_platform = {
-            platform: tuple(
-                _layer(family, loaded, release, platform, overrides, parsed_mirrors)
+        own_spec, own_params = rendered[name]
+        tags = _tags(family, chain[-1], release, own_params)
+        for platform in chosen_platforms:
+            layers = tuple(
+                _layer(family, loaded, *rendered[loaded.name], release, platform, parsed_mirrors)
                 for loaded in chain
             )
-            for platform in chosen_platforms
-        }
-        own = chain[-1]
-        own_params = resolve_variant_params(own.variant, overrides)
-        tags = _tags(family, own, release, own_params)
-        for platform in chosen_platforms:
-            layers = layers_by_platform[platform]
             targets.append(
                 BuildTarget(
                     variant=name,
                     platform=platform,
-                    repository=own.variant.repository,
+                    repository=own_spec.repository,
                     tags=tags,
                     base_chain=tuple(loaded.name for loaded in chain),
                     root_base=layers[0].spec.base,
                     layers=layers,
                     image=_effective_image(family, layers, release),
-                    tests=layers[-1].spec.tests,
+                    tests=own_spec.tests,
                     elf_machine=elf_machine(platform).code,
                 )
             )
-    _check_unique_references(targets)
+    _check_unique_references(family, targets, overrides)
     key = family.family.signing_key
     return BuildPlan(
         family=family.family.name,
@@ -181,8 +177,11 @@ def plan(
         platforms=chosen_platforms,
         params=tuple(params),
         mirrors=tuple(mirrors),
-        signing_key_url=apply_mirrors(key.url, parsed_mirrors) if key else None,
-        signing_key_fingerprint=key.fingerprint if key else None,
+        signing_key=(
+            KeyRef(url=apply_mirrors(key.url, parsed_mirrors), fingerprint=key.fingerprint)
+            if key
+            else None
+        ),
         targets=tuple(targets),
     )
 
@@ -201,28 +200,33 @@ def order_variants(family: LoadedFamily, requested: Sequence[str] | None) -> tup
     return tuple(ordered)
 
 
-def resolve_params(family: LoadedFamily, variant: str, params: Sequence[str]) -> dict[str, str]:
-    """Parameter values of one variant for the given ``KEY=VALUE`` overrides."""
-    overrides = parse_params(params)
-    loaded = family.variant(variant)
-    check_overrides(overrides, [m.variant for m in family.chain(variant)], family.variant_names)
-    return resolve_variant_params(loaded.variant, overrides)
+def _render(
+    family: LoadedFamily,
+    loaded: LoadedVariant,
+    release: Version,
+    overrides: Sequence[ParamOverride],
+) -> tuple[Variant, dict[str, str]]:
+    """The variant rendered for ``release`` with its parameter values: the one place where
+    templates are rendered and checked (a bad template is the catalog's error; with caller
+    parameters in play, the caller's)."""
+    values = resolve_variant_params(loaded.variant, overrides)
+    try:
+        spec = render_variant(loaded.variant, placeholder_values(family.family, release, values))
+    except RenderError as error:
+        raise _render_error(loaded, values, error) from None
+    return spec, values
 
 
 def _layer(
     family: LoadedFamily,
     loaded: LoadedVariant,
+    spec: Variant,
+    values: dict[str, str],
     release: Version,
     platform: str,
-    overrides: Sequence[ParamOverride],
     mirrors: Sequence[Mirror],
 ) -> Layer:
-    values = resolve_variant_params(loaded.variant, overrides)
-    try:
-        spec = render_variant(loaded.variant, placeholder_values(family.family, release, values))
-    except RenderError as error:
-        raise _input_error(loaded, values, error) from None
-    install = spec.install
+    root = family.directory.resolve()
     return Layer(
         variant=loaded.name,
         directory=loaded.directory,
@@ -231,23 +235,20 @@ def _layer(
         files=tuple(
             ResolvedFile(
                 source=loaded.source_path(f),
-                family_path=loaded.source_path(f)
-                .relative_to(family.directory.resolve())
-                .as_posix(),
+                family_path=loaded.source_path(f).relative_to(root).as_posix(),
                 target=f.target,
                 mode=f.mode,
             )
             for f in spec.files
         ),
-        artifact=(
-            family.artifact_urls(install.artifact, release, platform, mirrors)
-            if install.artifact
-            else None
-        ),
-        falcoctl=(
-            family.artifact_urls("falcoctl", release, platform, mirrors)
-            if install.falcoctl
-            else None
+        artifacts=tuple(
+            PlannedArtifact(
+                step=step,
+                ref=artifact_urls(
+                    family.family, step.artifact, release, platform, mirrors, lock=family.lock
+                ),
+            )
+            for step in spec.install.artifacts
         ),
     )
 
@@ -260,10 +261,14 @@ def _tags(
             loaded.variant, release, placeholder_values(family.family, release, values)
         )
     except RenderError as error:
-        raise _input_error(loaded, values, error) from None
+        raise _render_error(loaded, values, error) from None
 
 
-def _input_error(loaded: LoadedVariant, values: dict[str, str], error: RenderError) -> InputError:
+def _render_error(
+    loaded: LoadedVariant, values: dict[str, str], error: RenderError
+) -> CatalogError | InputError:
+    if values == loaded.variant.parameters:  # the catalog's own defaults: the catalog is wrong
+        return CatalogError.from_problems(loaded.file, error.problems)
     details = "; ".join(f"{field}: {message}" for field, message in error.problems)
     return InputError(f"variant {loaded.name!r} with {describe(values)}: {details}")
 
@@ -312,21 +317,28 @@ def _effective_image(
     )
 
 
-def _check_unique_references(targets: Sequence[BuildTarget]) -> None:
+def _check_unique_references(
+    family: LoadedFamily, targets: Sequence[BuildTarget], overrides: Sequence[ParamOverride]
+) -> None:
+    """Two variants must never publish the same ``repository:tag``: with the catalog's own
+    parameters that is the catalog's error, with the caller's, the caller's."""
     owners: dict[str, str] = {}
     for target in targets:
         for reference in target.references:
             owner = owners.setdefault(reference, target.variant)
-            if owner != target.variant:
-                raise InputError(
-                    f"variants {owner!r} and {target.variant!r} would both publish "
-                    f"{reference}; change their parameters"
+            if owner == target.variant:
+                continue
+            if not overrides:
+                raise CatalogError(
+                    family.variant(target.variant).file,
+                    "tags",
+                    f"{reference} is also a tag of variant {owner!r}: each variant needs "
+                    "its own repository or tags",
                 )
-
-
-def to_json(build_plan: BuildPlan) -> str:
-    """The plan as indented JSON (paths as strings)."""
-    return json.dumps(build_plan.model_dump(mode="json"), indent=2) + "\n"
+            raise InputError(
+                f"variants {owner!r} and {target.variant!r} would both publish "
+                f"{reference}; change their parameters"
+            )
 
 
 def render_plan(build_plan: BuildPlan, artifacts: Sequence[ArtifactRef] = ()) -> str:

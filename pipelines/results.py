@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import dagger
 
-from pipelines.assembly.fetch import VerifiedArtifact
+from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildPlan, BuildTarget
 from pipelines.smoke.checks import SmokeReport
@@ -18,6 +18,15 @@ class BuildFailed(PipelineError):
     def __init__(self, result: BuildResult) -> None:
         self.result = result
         super().__init__(result.render())
+
+
+@dataclass(frozen=True)
+class ArtifactDigest:
+    """An artifact that verified, its sha256 and what vouched for it."""
+
+    ref: ArtifactRef
+    sha256: str
+    checks: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class BuildResult:
 
     plan: BuildPlan
     targets: tuple[TargetResult, ...]
-    artifacts: tuple[VerifiedArtifact, ...]
+    artifacts: tuple[ArtifactDigest, ...]
     seconds: float
 
     @property

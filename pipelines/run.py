@@ -3,10 +3,13 @@
 Plain async functions over dagger-io, importable from any repository with its own catalog::
 
     async with dagger.connection():
-        family = load_family(Path("images/falco"))
-        result = await build_and_test(plan(family, version="0.44.0"),
-                                      dag.host().directory("images/falco"))
+        family = load_family(Path("images/hello"))
+        result = await build_and_test(plan(family, version="1.2.3"),
+                                      dag.host().directory("images/hello"))
         print(result.render())
+
+The whole graph of each target is built lazily; its leaves (the smoke checks, the digests of
+the verified artifacts) are awaited concurrently, and the engine runs each distinct step once.
 """
 
 from __future__ import annotations
@@ -18,27 +21,34 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipelines.assembly.artifacts import ArtifactStore
 from pipelines.assembly.assemble import BuildContext, build_container
-from pipelines.assembly.fetch import SigningKeyRef
+from pipelines.assembly.verify import failed_download
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildPlan, BuildTarget
-from pipelines.results import BuildFailed, BuildResult, TargetResult
+from pipelines.results import ArtifactDigest, BuildFailed, BuildResult, TargetResult
 from pipelines.smoke.checks import SmokeReport, run_smoke_tests
 
 DEFAULT_TOOLS_IMAGE = "debian:12-slim"
 
 
-def signing_key(build_plan: BuildPlan) -> SigningKeyRef | None:
-    """The plan's signing key (URL with mirrors applied, pinned fingerprint), if any."""
-    if build_plan.signing_key_url is None or build_plan.signing_key_fingerprint is None:
-        return None
-    return SigningKeyRef(build_plan.signing_key_url, build_plan.signing_key_fingerprint)
-
-
 async def named_files(files: Sequence[dagger.File]) -> dict[str, dagger.File]:
     """Local artifacts by file name (what a download of the same name is replaced with)."""
     return {await f.name(): f for f in files}
+
+
+async def build_context(
+    build_plan: BuildPlan,
+    catalog: dagger.Directory,
+    tools_image: str = DEFAULT_TOOLS_IMAGE,
+    local_artifacts: Sequence[dagger.File] = (),
+) -> BuildContext:
+    """What every target of ``build_plan`` shares."""
+    return BuildContext(
+        catalog=catalog,
+        tools_image=tools_image,
+        signing_key=build_plan.signing_key,
+        local_artifacts=await named_files(local_artifacts),
+    )
 
 
 async def build_target(
@@ -49,10 +59,45 @@ async def build_target(
     tools_image: str = DEFAULT_TOOLS_IMAGE,
     local_artifacts: Sequence[dagger.File] = (),
 ) -> dagger.Container:
-    """The container of one target of ``build_plan``, built but not smoke-tested."""
-    store = ArtifactStore(signing_key(build_plan), tools_image, await named_files(local_artifacts))
-    ctx = BuildContext(catalog=catalog, artifacts=store, tools_image=tools_image)
-    return await build_container(ctx, target)
+    """The container of one target of ``build_plan``, built lazily, not smoke-tested."""
+    ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
+    return build_container(ctx, target)
+
+
+def _step_errors(stderr: str) -> str | None:
+    """The ``error: ...`` lines a pipeline step printed before failing, if any."""
+    lines = [line.removeprefix("error: ") for line in stderr.splitlines()]
+    found = [line for line, raw in zip(lines, stderr.splitlines(), strict=True) if raw != line]
+    return "\n".join(found) or None
+
+
+async def _failure(exc: Exception, target: BuildTarget, ctx: BuildContext) -> str:
+    """What stopped ``target``, in words a user can act on."""
+    if isinstance(exc, PipelineError):
+        return str(exc)
+    if isinstance(exc, dagger.ExecError):
+        own = _step_errors(exc.stderr)
+        if own is not None:
+            return own
+        return f"{exc.message}: {' '.join(exc.command)[:200]}\n{exc.stderr.strip()[-1500:]}"
+    download = await failed_download(target.artifacts, ctx.signing_key)
+    return download or str(exc)
+
+
+async def _digests(ctx: BuildContext, targets: Sequence[TargetResult]) -> list[ArtifactDigest]:
+    """The sha256 of every artifact of the targets that built, in URL order."""
+    refs = {ref.url: ref for t in targets if t.container is not None for ref in t.target.artifacts}
+    digests: dict[str, ArtifactDigest] = {}
+
+    async def one(url: str) -> None:
+        verified = ctx.verified(refs[url])
+        sha256 = await verified.sha256.contents()
+        digests[url] = ArtifactDigest(verified.ref, sha256, verified.checks)
+
+    async with anyio.create_task_group() as group:
+        for url in refs:
+            group.start_soon(one, url)
+    return [digests[url] for url in sorted(digests)]
 
 
 async def build_and_test(
@@ -69,8 +114,7 @@ async def build_and_test(
     same. Never raises for a failed target: the result says what failed and why.
     """
     started = time.monotonic()
-    store = ArtifactStore(signing_key(build_plan), tools_image, await named_files(local_artifacts))
-    ctx = BuildContext(catalog=catalog, artifacts=store, tools_image=tools_image)
+    ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     slots: list[TargetResult | None] = [None] * len(build_plan.targets)
 
     async def one(index: int, target: BuildTarget) -> None:
@@ -79,23 +123,20 @@ async def build_and_test(
         report: SmokeReport | None = None
         error: str | None = None
         try:
-            container = await (await build_container(ctx, target)).sync()
+            container = await build_container(ctx, target).sync()
             report = await run_smoke_tests(target, container, tools_image)
-        except PipelineError as exc:
-            error = str(exc)
-        except dagger.ExecError as exc:
-            error = f"{exc.message}: {' '.join(exc.command)[:200]}\n{exc.stderr.strip()[-1500:]}"
-        except dagger.QueryError as exc:
-            error = str(exc)
+        except (PipelineError, dagger.ExecError, dagger.QueryError) as exc:
+            container, error = None, await _failure(exc, target, ctx)
         slots[index] = TargetResult(target, container, report, error, time.monotonic() - t0)
 
     async with anyio.create_task_group() as group:
         for index, target in enumerate(build_plan.targets):
             group.start_soon(one, index, target)
+    targets = tuple(s for s in slots if s is not None)
     return BuildResult(
         plan=build_plan,
-        targets=tuple(s for s in slots if s is not None),
-        artifacts=tuple(store.verified()),
+        targets=targets,
+        artifacts=tuple(await _digests(ctx, targets)),
         seconds=time.monotonic() - started,
     )
 

@@ -1,92 +1,165 @@
-"""Turn one planned target (a variant for one platform) into a Dagger container.
+"""Turn one planned target (a variant for one platform) into a Dagger container, lazily.
 
-A target's chain is built root first. A distroless chain is assembled as a directory by the
-native tools container and becomes the image's root filesystem at the end, with every
-timestamp fixed, so the same inputs give the same digest. A Debian chain runs its steps in
-the image itself: apt through cache volumes (lists and archives never land in a layer),
-release artifacts mounted rather than copied, then files, links and configuration.
+A target's chain is built root first, each layer a plain step (``Directory -> Directory`` for
+a distroless root filesystem, ``Container -> Container`` on a Debian image) chained with
+``.with_()``; nothing is evaluated here: the caller awaits the leaves (smoke tests, exports),
+and the engine runs each distinct step once. A distroless chain is assembled as a directory by
+the native tools container and becomes the image's root filesystem at the end, with every
+timestamp fixed. A Debian chain runs its steps in the image itself: apt through cache volumes
+(lists and archives never land in a layer), release artifacts mounted rather than copied, then
+files, links and configuration.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import dagger
 from dagger import dag
 
-from pipelines.assembly.artifacts import ArtifactStore
 from pipelines.assembly.rootfs import distroless_rootfs
-from pipelines.catalog.variant import ImageConfig, Install
-from pipelines.plan import BuildTarget, Layer
+from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
+from pipelines.catalog.artifacts import ArtifactRef, KeyRef
+from pipelines.catalog.variant import (
+    DebArtifact,
+    FileArtifact,
+    ImageConfig,
+    Install,
+    MemberArtifact,
+    UnpackArtifact,
+)
+from pipelines.plan import BuildTarget, Layer, PlannedArtifact
 from pipelines.tools import apt_caches, tools_container
 
 # Fixed timestamp of distroless files (SOURCE_DATE_EPOCH style): identical inputs, identical digest.
 EPOCH = 0
+DirectoryStep = Callable[[dagger.Directory], dagger.Directory]
+ContainerStep = Callable[[dagger.Container], dagger.Container]
 
 
-@dataclass(frozen=True)
+@dataclass
 class BuildContext:
-    """What every target of one run shares."""
+    """What every target of one run shares: the catalog, the signing key, local artifacts."""
 
     catalog: dagger.Directory
-    artifacts: ArtifactStore
     tools_image: str
+    signing_key: KeyRef | None = None
+    local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
+
+    def verified(self, ref: ArtifactRef) -> VerifiedArtifact:
+        """``ref`` as a lazily verified file (a local file of the same name replaces the
+        download, verified all the same)."""
+        return verified_artifact(
+            ref,
+            self.signing_key,
+            local=self.local_artifacts.get(ref.filename),
+            tools_image=self.tools_image,
+        )
 
 
-def _unquoted_globs(paths: Sequence[str], root: str = "") -> str:
+def _relative(path: str) -> str:
+    """An image path as a path in a root filesystem directory."""
+    return path.lstrip("/") or "."
+
+
+def _globs(paths: Sequence[str], root: str = "") -> str:
     """Paths for ``rm -rf``: catalog paths are absolute, validated, and may hold ``*``."""
     return " ".join(root + path for path in paths)
 
 
-async def _tarball_tree(ctx: BuildContext, layer: Layer) -> dagger.Directory:
-    """The release tarball's tree without its top-level directory, ``remove`` applied."""
-    assert layer.artifact is not None
-    verified = await ctx.artifacts.get(layer.artifact)
-    remove = _unquoted_globs(layer.spec.install.remove, "/tree")
-    script = (
-        "set -eu; mkdir /tree; tar -xzf /in/artifact.tar.gz --strip-components=1 -C /tree; "
-        f"rm -rf {remove}"
-    )
+_UNPACK = 'mkdir /tree && tar -xf "/in/$1" --strip-components="$2" -C /tree'
+_MEMBER = 'mkdir /x && tar -xf "/in/$1" -C /x -- "$2" && test -f "/x/$2"'
+
+
+def _unpacked(
+    ctx: BuildContext, planned: PlannedArtifact, step: UnpackArtifact
+) -> dagger.Directory:
+    """The verified archive's tree, ``strip_components`` leading components dropped."""
+    argv = ["sh", "-euc", _UNPACK, "unpack", planned.ref.filename, str(step.strip_components)]
     return (
         tools_container(ctx.tools_image)
-        .with_mounted_file("/in/artifact.tar.gz", verified.file)
-        .with_exec(["sh", "-c", script])
+        .with_mounted_file(f"/in/{planned.ref.filename}", ctx.verified(planned.ref).file)
+        .with_exec(argv)
         .directory("/tree")
     )
 
 
-async def _falcoctl(ctx: BuildContext, layer: Layer) -> dagger.File:
-    """The falcoctl binary from its verified release archive."""
-    assert layer.falcoctl is not None
-    verified = await ctx.artifacts.get(layer.falcoctl)
+def _member(ctx: BuildContext, planned: PlannedArtifact, step: MemberArtifact) -> dagger.File:
+    """One member of the verified archive (the step fails if the archive has no such member)."""
+    member = step.member.lstrip("/")
     return (
         tools_container(ctx.tools_image)
-        .with_mounted_file("/in/falcoctl.tar.gz", verified.file)
-        .with_exec(
-            ["sh", "-c", "mkdir /x && tar -xzf /in/falcoctl.tar.gz -C /x && test -x /x/falcoctl"]
-        )
-        .file("/x/falcoctl")
+        .with_mounted_file(f"/in/{planned.ref.filename}", ctx.verified(planned.ref).file)
+        .with_exec(["sh", "-euc", _MEMBER, "member", planned.ref.filename, member])
+        .file(f"/x/{member}")
     )
 
 
-async def _distroless_layer(
-    ctx: BuildContext, layer: Layer, rootfs: dagger.Directory
-) -> dagger.Directory:
-    install = layer.spec.install
-    if layer.artifact is not None:
-        rootfs = rootfs.with_directory("/", await _tarball_tree(ctx, layer))
-    if install.falcoctl:
-        falcoctl = await _falcoctl(ctx, layer)
-        rootfs = rootfs.with_file("usr/bin/falcoctl", falcoctl, permissions=0o755)
-    for spec in layer.files:
-        rootfs = rootfs.with_file(
-            spec.target.lstrip("/"), ctx.catalog.file(spec.family_path), permissions=spec.mode
+def _artifact_into_rootfs(ctx: BuildContext, planned: PlannedArtifact) -> DirectoryStep:
+    step = planned.step
+
+    def apply(rootfs: dagger.Directory) -> dagger.Directory:
+        if isinstance(step, UnpackArtifact):
+            return rootfs.with_directory(step.target, _unpacked(ctx, planned, step))
+        if isinstance(step, MemberArtifact):
+            return rootfs.with_file(step.target, _member(ctx, planned, step), permissions=step.mode)
+        if isinstance(step, FileArtifact):
+            verified = ctx.verified(planned.ref).file
+            return rootfs.with_file(step.target, verified, permissions=step.mode)
+        raise AssertionError(f"{step.action} in a distroless root (refused by the catalog)")
+
+    return apply
+
+
+def _artifact_into_container(ctx: BuildContext, planned: PlannedArtifact) -> ContainerStep:
+    step = planned.step
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        if isinstance(step, UnpackArtifact):
+            return ctr.with_directory(step.target, _unpacked(ctx, planned, step))
+        if isinstance(step, MemberArtifact):
+            return ctr.with_file(step.target, _member(ctx, planned, step), permissions=step.mode)
+        if isinstance(step, FileArtifact):
+            verified = ctx.verified(planned.ref).file
+            return ctr.with_file(step.target, verified, permissions=step.mode)
+        return ctr  # 'deb' artifacts are installed with the apt packages
+
+    return apply
+
+
+def _removed_from_rootfs(ctx: BuildContext, paths: Sequence[str]) -> DirectoryStep:
+    def apply(rootfs: dagger.Directory) -> dagger.Directory:
+        if not paths:
+            return rootfs
+        return (
+            tools_container(ctx.tools_image)
+            .with_directory("/rootfs", rootfs)
+            .with_exec(["sh", "-c", f"rm -rf {_globs(paths, '/rootfs')}"])
+            .directory("/rootfs")
         )
-    for link, target in install.symlinks.items():
-        rootfs = rootfs.with_symlink(target, link.lstrip("/"))
-    return rootfs
+
+    return apply
+
+
+def distroless_layer(ctx: BuildContext, layer: Layer) -> DirectoryStep:
+    """One variant's steps on a distroless root filesystem."""
+    install = layer.spec.install
+
+    def apply(rootfs: dagger.Directory) -> dagger.Directory:
+        for planned in layer.artifacts:
+            rootfs = rootfs.with_(_artifact_into_rootfs(ctx, planned))
+        rootfs = rootfs.with_(_removed_from_rootfs(ctx, install.remove))
+        for spec in layer.files:
+            rootfs = rootfs.with_file(
+                _relative(spec.target), ctx.catalog.file(spec.family_path), permissions=spec.mode
+            )
+        for link, target in install.symlinks.items():
+            rootfs = rootfs.with_symlink(target, _relative(link))
+        return rootfs
+
+    return apply
 
 
 def _apt_sources_script(install: Install) -> str:
@@ -101,93 +174,115 @@ def _apt_sources_script(install: Install) -> str:
     return f'. /etc/os-release\ncase "${{VERSION_CODENAME:-}}" in\n{cases}esac\n'
 
 
-async def _debian_layer(
-    ctx: BuildContext, layer: Layer, ctr: dagger.Container, cache_key: str
-) -> dagger.Container:
+def _apt_step(ctx: BuildContext, layer: Layer, cache_key: str) -> ContainerStep:
+    """apt sources, then the apt packages and 'deb' artifacts in one apt-get install."""
     install = layer.spec.install
-    for name, value in install.env.items():
-        ctr = ctr.with_env_variable(name, value)
-    packages = [shlex.quote(p) for p in install.apt_packages]
-    if install.artifact == "deb" and layer.artifact is not None:
-        verified = await ctx.artifacts.get(layer.artifact)
-        deb = f"/run/artifacts/{layer.artifact.filename}"
-        ctr = ctr.with_mounted_file(deb, verified.file)
-        packages.append(shlex.quote(deb))
-    script = _apt_sources_script(install)
-    if packages:
-        script += (
-            "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-            + " ".join(packages)
-            + "\n"
-        )
-    if script:
+    debs = [p for p in layer.artifacts if isinstance(p.step, DebArtifact)]
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        packages = [shlex.quote(p) for p in install.apt_packages]
+        for planned in debs:
+            path = f"/run/artifacts/{planned.ref.filename}"
+            ctr = ctr.with_mounted_file(path, ctx.verified(planned.ref).file)
+            packages.append(shlex.quote(path))
+        script = _apt_sources_script(install)
+        if packages:
+            script += (
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                + " ".join(packages)
+                + "\n"
+            )
+        if not script:
+            return ctr
         ctr = apt_caches(ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive"), cache_key)
         ctr = ctr.with_exec(["sh", "-euc", script]).without_env_variable("DEBIAN_FRONTEND")
         ctr = ctr.without_mount("/var/cache/apt").without_mount("/var/lib/apt/lists")
-        if install.artifact == "deb" and layer.artifact is not None:
-            ctr = ctr.without_mount(f"/run/artifacts/{layer.artifact.filename}")
-    if install.artifact == "tarball":
-        ctr = ctr.with_directory("/", await _tarball_tree(ctx, layer))
-    if install.remove:
-        ctr = ctr.with_exec(["sh", "-c", f"rm -rf {_unquoted_globs(install.remove)}"])
-    if install.falcoctl:
-        ctr = ctr.with_file("/usr/bin/falcoctl", await _falcoctl(ctx, layer), permissions=0o755)
-    for spec in layer.files:
-        ctr = ctr.with_file(spec.target, ctx.catalog.file(spec.family_path), permissions=spec.mode)
-    for link, target in install.symlinks.items():
-        q_link, q_target = shlex.quote(link), shlex.quote(target)
-        ctr = ctr.with_exec(["sh", "-c", f"rm -df {q_link} && ln -s {q_target} {q_link}"])
-    for name in install.env:
-        ctr = ctr.without_env_variable(name)
-    return ctr
+        for planned in debs:
+            ctr = ctr.without_mount(f"/run/artifacts/{planned.ref.filename}")
+        return ctr
+
+    return apply
 
 
-def _fixed_timestamps(tools_image: str, rootfs: dagger.Directory) -> dagger.Directory:
-    """``rootfs`` with every mtime set to EPOCH, symlinks included (``touch -h``; Dagger's own
+def debian_layer(ctx: BuildContext, layer: Layer, cache_key: str) -> ContainerStep:
+    """One variant's steps on a Debian image."""
+    install = layer.spec.install
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for name, value in install.env.items():
+            ctr = ctr.with_env_variable(name, value)
+        ctr = ctr.with_(_apt_step(ctx, layer, cache_key))
+        for planned in layer.artifacts:
+            ctr = ctr.with_(_artifact_into_container(ctx, planned))
+        if install.remove:
+            ctr = ctr.with_exec(["sh", "-c", f"rm -rf {_globs(install.remove)}"])
+        for spec in layer.files:
+            ctr = ctr.with_file(
+                spec.target, ctx.catalog.file(spec.family_path), permissions=spec.mode
+            )
+        for link, target in install.symlinks.items():
+            q_link, q_target = shlex.quote(link), shlex.quote(target)
+            ctr = ctr.with_exec(["sh", "-c", f"rm -df {q_link} && ln -s {q_target} {q_link}"])
+        for name in install.env:
+            ctr = ctr.without_env_variable(name)
+        return ctr
+
+    return apply
+
+
+def _fixed_timestamps(tools_image: str) -> DirectoryStep:
+    """Every mtime set to EPOCH, symlinks included (``touch -h``; Dagger's own
     ``with_timestamps`` follows links and fails on dangling ones such as doc links)."""
-    fixed = (
-        tools_container(tools_image)
-        .with_directory("/rootfs", rootfs)
-        .with_exec(["sh", "-c", f"find /rootfs -depth -exec touch -h -d @{EPOCH} {{}} +"])
-        .directory("/rootfs")
-    )
-    # Copied onto an empty directory: a container's subdirectory used as a root filesystem
-    # would otherwise carry the tools container's layers into the image.
-    return dag.directory().with_directory(".", fixed)
+
+    def apply(rootfs: dagger.Directory) -> dagger.Directory:
+        fixed = (
+            tools_container(tools_image)
+            .with_directory("/rootfs", rootfs)
+            .with_exec(["sh", "-c", f"find /rootfs -depth -exec touch -h -d @{EPOCH} {{}} +"])
+            .directory("/rootfs")
+        )
+        # Copied onto an empty directory: a container's subdirectory used as a root filesystem
+        # would otherwise carry the tools container's layers into the image.
+        return dag.directory().with_directory(".", fixed)
+
+    return apply
 
 
-def configure(ctr: dagger.Container, image: ImageConfig) -> dagger.Container:
+def configure(image: ImageConfig) -> ContainerStep:
     """Apply the image configuration (env, labels, entrypoint, cmd, workdir, user)."""
-    for name, value in sorted(image.env.items()):
-        ctr = ctr.with_env_variable(name, value)
-    for name, value in sorted(image.labels.items()):
-        ctr = ctr.with_label(name, value)
-    if image.entrypoint is not None:
-        ctr = ctr.with_entrypoint(image.entrypoint)
-    if image.cmd is not None:
-        ctr = ctr.with_default_args(image.cmd)
-    if image.workdir is not None:
-        ctr = ctr.with_workdir(image.workdir)
-    if image.user is not None:
-        ctr = ctr.with_user(image.user)
-    return ctr
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for name, value in sorted(image.env.items()):
+            ctr = ctr.with_env_variable(name, value)
+        for name, value in sorted(image.labels.items()):
+            ctr = ctr.with_label(name, value)
+        if image.entrypoint is not None:
+            ctr = ctr.with_entrypoint(image.entrypoint)
+        if image.cmd is not None:
+            ctr = ctr.with_default_args(image.cmd)
+        if image.workdir is not None:
+            ctr = ctr.with_workdir(image.workdir)
+        if image.user is not None:
+            ctr = ctr.with_user(image.user)
+        return ctr
+
+    return apply
 
 
-async def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
-    """The image of ``target``: its chain built root first, then configured."""
+def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
+    """The image of ``target``: its chain built root first, then configured (lazy)."""
     platform = dagger.Platform(target.platform)
     root = target.root_base
     if root.distroless is not None:
         rootfs = distroless_rootfs(root.distroless, target.platform, ctx.tools_image)
         for layer in target.layers:
-            rootfs = await _distroless_layer(ctx, layer, rootfs)
-        ctr = dag.container(platform=platform).with_rootfs(
-            _fixed_timestamps(ctx.tools_image, rootfs)
-        )
+            rootfs = rootfs.with_(distroless_layer(ctx, layer))
+        rootfs = rootfs.with_(_fixed_timestamps(ctx.tools_image))
+        ctr = dag.container(platform=platform).with_rootfs(rootfs)
     else:
         assert root.image is not None
         ctr = dag.container(platform=platform).from_(root.image)
         cache_key = f"{root.image}-{target.platform}".replace("/", "_").replace(":", "_")
         for layer in target.layers:
-            ctr = await _debian_layer(ctx, layer, ctr, cache_key)
-    return configure(ctr, target.image)
+            ctr = ctr.with_(debian_layer(ctx, layer, cache_key))
+    return ctr.with_(configure(target.image))

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.catalog.family import Family
 from pipelines.catalog.lock import LockFile, lookup
-from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
+from pipelines.catalog.mirrors import Mirror, apply_mirrors
 from pipelines.catalog.templates import render
 from pipelines.errors import InputError
 from pipelines.versions import Version, parse_version, url_version
 
-if TYPE_CHECKING:
-    from pipelines.catalog.loader import LoadedFamily
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.bz2")
+"""File names of the tar archives 'unpack' and 'member' steps read (GNU tar detects the
+compression)."""
 
 
 class ArtifactRef(BaseModel):
@@ -34,6 +34,16 @@ class ArtifactRef(BaseModel):
     sha256_pin: str | None = Field(description="sha256 from the lock file, if pinned.")
 
 
+class KeyRef(BaseModel):
+    """Where a family's signing key is downloaded from (mirrors applied), and the fingerprint
+    it must have."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(description="URL of the ASCII-armored public key.")
+    fingerprint: str = Field(description="The 40-hex-digit fingerprint the key must have.")
+
+
 def url_placeholders(version: Version, arch: str, bucket: str | None) -> dict[str, str]:
     """Values of the URL template placeholders for one artifact version and arch."""
     values = {"version": url_version(version), "raw_version": str(version), "arch": arch}
@@ -43,11 +53,11 @@ def url_placeholders(version: Version, arch: str, bucket: str | None) -> dict[st
 
 
 def artifact_urls(
-    family: Family | LoadedFamily,
+    family: Family,
     artifact_name: str,
     version: str | Version,
     platform: str,
-    mirrors: Sequence[str] | Sequence[Mirror] = (),
+    mirrors: Sequence[Mirror] = (),
     *,
     lock: LockFile | None = None,
 ) -> ArtifactRef:
@@ -57,11 +67,8 @@ def artifact_urls(
     instead of ``version``.  Final releases use the artifact's final bucket,
     other versions its dev bucket.  ``{url}`` in the signature and checksums
     templates is the canonical artifact URL; mirrors are applied afterwards to
-    every URL.  The sha256 pin comes from ``lock`` (or the loaded family's lock).
+    every URL.  The sha256 pin comes from ``lock``.
     """
-    if not isinstance(family, Family):
-        lock = family.lock if lock is None else lock
-        family = family.family
     source = next((s for n, s in family.artifacts.items() if n == artifact_name), None)
     if source is None:
         known = ", ".join(family.artifacts) or "none"
@@ -83,16 +90,13 @@ def artifact_urls(
     derived = {**values, "url": url}
     signature = render(source.signature, derived) if source.signature else None
     checksums = render(source.checksums, derived) if source.checksums else None
-    mirror_list = parse_mirrors([m for m in mirrors if isinstance(m, str)]) + tuple(
-        m for m in mirrors if isinstance(m, Mirror)
-    )
     return ArtifactRef(
         name=artifact_name,
         version=str(artifact_version),
         platform=platform,
-        url=apply_mirrors(url, mirror_list),
-        signature_url=apply_mirrors(signature, mirror_list) if signature else None,
-        checksums_url=apply_mirrors(checksums, mirror_list) if checksums else None,
+        url=apply_mirrors(url, mirrors),
+        signature_url=apply_mirrors(signature, mirrors) if signature else None,
+        checksums_url=apply_mirrors(checksums, mirrors) if checksums else None,
         filename=unquote(urlsplit(url).path.rsplit("/", 1)[-1]),
         sha256_pin=lookup(lock, artifact_name, str(artifact_version), platform) if lock else None,
     )

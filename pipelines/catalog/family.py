@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from pipelines.catalog.fields import CatalogModel, HttpUrl, NonEmptyStr, Slug
+from pipelines.catalog.fields import CatalogModel, HttpUrl, Identifier, NonEmptyStr, Slug
 from pipelines.catalog.templates import placeholders
 from pipelines.errors import InputError
 from pipelines.platforms import check_platform
 from pipelines.versions import parse_version
 
-ArtifactName = Literal["tarball", "deb", "falcoctl"]
-"""The artifacts the pipeline knows how to download, verify and install."""
+ArtifactName = Identifier
+"""An artifact's name in ``family.toml`` (also its ``{<name>_version}`` placeholder)."""
 
 URL_PLACEHOLDERS = ("version", "raw_version", "arch", "bucket")
 """Placeholders of an artifact's ``url`` template."""
@@ -130,7 +130,7 @@ class ArtifactSource(CatalogModel):
 class Family(CatalogModel):
     """A family of images built from the same release artifacts (``family.toml``)."""
 
-    name: Slug = Field(description="Name of the family, e.g. 'falco'.")
+    name: Slug = Field(description="Name of the family, e.g. 'hello'.")
     description: str = Field(default="", description="One-line description of the family.")
     source: HttpUrl = Field(
         description="Source repository URL (label org.opencontainers.image.source)."
@@ -155,7 +155,9 @@ class Family(CatalogModel):
         default=None, description="Key that signs the artifacts having a 'signature' URL."
     )
     artifacts: dict[ArtifactName, ArtifactSource] = Field(
-        default_factory=dict, description="Downloadable artifacts, by name."
+        default_factory=dict,
+        description="Downloadable artifacts, by name (lowercase letters, digits, '_'); "
+        "variants install them with [[install.artifacts]].",
     )
 
     @field_validator("platforms")

@@ -21,19 +21,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pipelines.catalog.artifacts import ArtifactRef, artifact_urls
+from pipelines.catalog.artifacts import ARCHIVE_SUFFIXES, ArtifactRef, artifact_urls
 from pipelines.catalog.family import Family
 from pipelines.catalog.lock import LOCK_FILE_NAME, LockFile
-from pipelines.catalog.mirrors import Mirror
+from pipelines.catalog.mirrors import Mirror, parse_mirrors
 from pipelines.catalog.problems import Problem, validation_problems
-from pipelines.catalog.render import (
-    RELEASE_PLACEHOLDERS,
-    RenderError,
-    placeholder_values,
-    render_variant,
-    variant_tags,
-)
-from pipelines.catalog.variant import Base, FileSpec, Variant
+from pipelines.catalog.render import RELEASE_PLACEHOLDERS
+from pipelines.catalog.variant import BaseKind, FileSpec, Variant
 from pipelines.errors import CatalogError, InputError
 from pipelines.tags import is_floating
 from pipelines.versions import Version, parse_version
@@ -90,15 +84,32 @@ class LoadedFamily:
         )
 
     def chain(self, name: str) -> tuple[LoadedVariant, ...]:
-        """The variants ``name`` is built from, root first, ending with ``name`` itself."""
+        """The variants ``name`` is built from, root first, ending with ``name`` itself.
+
+        The only walk of the base chain: an unknown base or a cycle is a :class:`CatalogError`
+        naming the variant file that refers to it.
+        """
         chain = [self.variant(name)]
         while (parent := chain[0].variant.base.variant) is not None:
+            if parent not in self.variant_names:
+                raise CatalogError(
+                    chain[0].file,
+                    "base.variant",
+                    f"unknown variant {parent!r}; known variants: {', '.join(self.variant_names)}",
+                )
+            if parent in (member.name for member in chain):
+                cycle = " -> ".join([*(m.name for m in reversed(chain)), parent])
+                raise CatalogError(
+                    chain[0].file,
+                    "base.variant",
+                    f"variants build on each other in a cycle: {cycle}",
+                )
             chain.insert(0, self.variant(parent))
         return tuple(chain)
 
-    def root_base(self, name: str) -> Base:
-        """The registry image or distroless base at the bottom of ``name``'s chain."""
-        return self.chain(name)[0].variant.base
+    def root_kind(self, name: str) -> BaseKind:
+        """Kind of base at the bottom of ``name``'s chain: a registry image or distroless."""
+        return self.chain(name)[0].variant.base.kind
 
     def artifact_urls(
         self,
@@ -107,8 +118,12 @@ class LoadedFamily:
         platform: str,
         mirrors: Sequence[str] | Sequence[Mirror] = (),
     ) -> ArtifactRef:
-        """:func:`pipelines.catalog.artifacts.artifact_urls` with this family's lock."""
-        return artifact_urls(self.family, artifact_name, version, platform, mirrors, lock=self.lock)
+        """:func:`pipelines.catalog.artifacts.artifact_urls` with this family's lock;
+        ``mirrors`` as ``PREFIX=REPLACEMENT`` strings or parsed."""
+        parsed = tuple(m for m in mirrors if isinstance(m, Mirror)) + parse_mirrors(
+            [m for m in mirrors if isinstance(m, str)]
+        )
+        return artifact_urls(self.family, artifact_name, version, platform, parsed, lock=self.lock)
 
 
 def load_family(path: Path) -> LoadedFamily:
@@ -131,7 +146,6 @@ def load_family(path: Path) -> LoadedFamily:
     loaded = LoadedFamily(family, variants, lock, directory)
     for variant in variants:
         _raise_if(variant.file, _variant_problems(variant, loaded))
-    _check_tag_collisions(loaded)
     return loaded
 
 
@@ -232,10 +246,14 @@ def _lock_problems(lock: LockFile, family: Family) -> list[Problem]:
 
 
 def _variant_problems(loaded: LoadedVariant, family: LoadedFamily) -> list[Problem]:
+    """What can be checked without rendering (templates are rendered, once, by the plan)."""
     variant = loaded.variant
     problems = _file_problems(loaded, family.directory)
-    problems += _base_problems(loaded, family)
-    problems += _install_problems(variant, family)
+    try:
+        root = family.root_kind(loaded.name)
+    except CatalogError as error:
+        return [*problems, ("base.variant", error.message)]
+    problems += _install_problems(variant, family.family, root)
     reserved = set(RELEASE_PLACEHOLDERS) | set(family.family.artifact_versions())
     for key in variant.parameters:
         if key in reserved:
@@ -246,22 +264,7 @@ def _variant_problems(loaded: LoadedVariant, family: LoadedFamily) -> list[Probl
         problems.append(
             ("tags", "at least one tag must contain {version} so that every release has its tag")
         )
-    if problems:
-        return problems
-    values = placeholder_values(
-        family.family, parse_version(family.family.default_version), variant.parameters
-    )
-    for render in (render_variant, _render_tags):
-        try:
-            render(variant, values)
-        except RenderError as error:
-            problems += error.problems
     return problems
-
-
-def _render_tags(variant: Variant, values: dict[str, str]) -> None:
-    variant_tags(variant, Version(0, 0, 0), values)
-    variant_tags(variant, Version(0, 0, 0, prerelease="rc1", build="test"), values)
 
 
 def _file_problems(loaded: LoadedVariant, family_dir: Path) -> list[Problem]:
@@ -282,79 +285,41 @@ def _file_problems(loaded: LoadedVariant, family_dir: Path) -> list[Problem]:
     return problems
 
 
-def _base_problems(loaded: LoadedVariant, family: LoadedFamily) -> list[Problem]:
-    parent = loaded.variant.base.variant
-    if parent is None:
-        return []
-    if parent not in family.variant_names:
-        return [
-            (
-                "base.variant",
-                f"unknown variant {parent!r}; known variants: {', '.join(family.variant_names)}",
-            )
-        ]
-    seen = [loaded.name]
-    while parent is not None:
-        if parent in seen:
-            cycle = " -> ".join([*seen, parent])
-            return [("base.variant", f"variants build on each other in a cycle: {cycle}")]
-        seen.append(parent)
-        parent = family.variant(parent).variant.base.variant
-    return []
-
-
-def _install_problems(variant: Variant, family: LoadedFamily) -> list[Problem]:
-    problems = []
+def _install_problems(variant: Variant, family: Family, root: BaseKind) -> list[Problem]:
+    problems: list[Problem] = []
     install = variant.install
-    artifacts = family.family.artifacts
-    if install.artifact is not None and install.artifact not in artifacts:
-        problems.append(
-            (
-                "install.artifact",
-                f"family.toml defines no artifact {install.artifact!r}; "
-                f"defined: {', '.join(artifacts) or 'none'}",
-            )
-        )
-    if install.falcoctl and "falcoctl" not in artifacts:
-        problems.append(("install.falcoctl", "family.toml defines no artifact 'falcoctl'"))
-    if _root_kind(variant, family) == "distroless":
-        if install.artifact == "deb":
-            problems.append(("install.artifact", "a distroless image has no dpkg: use 'tarball'"))
-        if install.apt_packages or install.apt_sources:
+    for index, step in enumerate(install.artifacts):
+        field = f"install.artifacts[{index}].artifact"
+        source = family.artifacts.get(step.artifact)
+        if source is None:
             problems.append(
                 (
-                    "install.apt_packages",
-                    "a distroless image has no apt: list Debian packages in "
-                    "base.distroless.packages of the root variant instead",
+                    field,
+                    f"family.toml defines no artifact {step.artifact!r}; "
+                    f"defined: {', '.join(family.artifacts) or 'none'}",
                 )
             )
-    return problems
-
-
-def _root_kind(variant: Variant, family: LoadedFamily) -> str | None:
-    """Kind of the base at the bottom of the chain; None if the chain is broken."""
-    seen = {variant.name}
-    base = variant.base
-    while base.variant is not None:
-        if base.variant in seen or base.variant not in family.variant_names:
-            return None
-        seen.add(base.variant)
-        base = family.variant(base.variant).variant.base
-    return base.kind
-
-
-def _check_tag_collisions(family: LoadedFamily) -> None:
-    version = parse_version(family.family.default_version)
-    owners: dict[str, str] = {}
-    for loaded in family.variants:
-        values = placeholder_values(family.family, version, loaded.variant.parameters)
-        for tag in variant_tags(loaded.variant, version, values):
-            reference = f"{loaded.variant.repository}:{tag}"
-            owner = owners.setdefault(reference, loaded.name)
-            if owner != loaded.name:
-                raise CatalogError(
-                    loaded.file,
-                    "tags",
-                    f"{reference} is also a tag of variant {owner!r}: each variant needs "
-                    "its own repository or tags",
+        elif step.action in ("unpack", "member") and not source.url.endswith(ARCHIVE_SUFFIXES):
+            problems.append(
+                (
+                    field,
+                    f"{step.action!r} needs a tar archive ({', '.join(ARCHIVE_SUFFIXES)}); "
+                    f"{step.artifact!r} is {source.url.rsplit('/', 1)[-1]!r}",
                 )
+            )
+        if step.action == "deb" and root == "distroless":
+            problems.append(
+                (
+                    f"install.artifacts[{index}].action",
+                    "a distroless image has no dpkg: 'unpack' an archive instead",
+                )
+            )
+    if root == "distroless" and (install.apt_packages or install.apt_sources):
+        problems.append(
+            (
+                "install.apt_packages",
+                "a distroless image has no apt: list Debian packages in "
+                "base.distroless.packages of the root variant instead",
+            )
+        )
+    return problems

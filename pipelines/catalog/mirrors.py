@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pipelines.errors import InputError
 
-_EXAMPLE = "https://download.falco.org=http://127.0.0.1:8080/download.falco.org"
+_EXAMPLE = "https://downloads.example.org=http://127.0.0.1:8080/downloads.example.org"
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S*")
 
 

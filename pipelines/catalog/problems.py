@@ -37,17 +37,22 @@ def validation_problems(error: ValidationError, model: type[BaseModel]) -> list[
     """One problem per pydantic error, saying what is allowed where pydantic does not."""
     problems = []
     for detail in error.errors(include_url=False):
-        loc = tuple(detail["loc"])
+        raw_loc = tuple(detail["loc"])
+        loc = _without_union_tags(model, raw_loc)
         message = (
             str(detail["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         )
         kind = detail["type"]
         if kind == "extra_forbidden":
-            allowed = _allowed_fields(model, loc[:-1])
+            allowed = _allowed_fields(model, raw_loc[:-1])
             if allowed:
                 message += f"; allowed fields here: {', '.join(allowed)}"
         elif kind == "missing":
             message = "required field is missing"
+        elif kind == "union_tag_invalid":
+            context = detail.get("ctx", {})
+            loc = (*loc, str(context.get("discriminator", "")).strip("'"))
+            message = f"{context.get('tag')!r} is not one of {context.get('expected_tags')}"
         elif kind not in {"value_error", "assertion_error"}:
             value = detail.get("input")
             if isinstance(value, str | int | float | bool):
@@ -56,10 +61,60 @@ def validation_problems(error: ValidationError, model: type[BaseModel]) -> list[
     return problems
 
 
+def _without_union_tags(
+    model: type[BaseModel], loc: tuple[int | str, ...]
+) -> tuple[int | str, ...]:
+    """``loc`` without the tags pydantic inserts for tagged unions: ``artifacts[0].member.target``
+    is the field ``artifacts[0].target`` of the member tagged 'member'."""
+    kept: list[int | str] = []
+    current: Any = model
+    for part in loc:
+        current = _strip_optional(current)
+        members = _tagged_members(current)
+        if isinstance(part, str) and part in members:
+            current = members[part]
+            continue
+        kept.append(part)
+        current = _step(current, part)
+    return tuple(kept)
+
+
+def _tagged_members(annotation: object) -> dict[str, type[BaseModel]]:
+    """Tag -> model of a discriminated union of models (a one-value Literal field each)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return {}
+    members: dict[str, type[BaseModel]] = {}
+    for member in typing.get_args(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            for field in member.model_fields.values():
+                values = typing.get_args(field.annotation)
+                if typing.get_origin(field.annotation) is typing.Literal and len(values) == 1:
+                    members[str(values[0])] = member
+    return members
+
+
+def _step(current: Any, part: int | str) -> Any:  # noqa: ANN401 - walks annotations
+    if isinstance(part, int):
+        args = typing.get_args(current)
+        return args[0] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        field = current.model_fields.get(part)
+        return field.annotation if field else None
+    if typing.get_origin(current) is dict:
+        return typing.get_args(current)[1]
+    return None
+
+
 def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     current: Any = model
     for part in loc:
         current = _strip_optional(current)
+        members = _tagged_members(current)
+        if members and isinstance(part, str) and part in members:
+            current = members[part]
+            continue
         if isinstance(part, int):
             args = typing.get_args(current)
             current = args[0] if args else None

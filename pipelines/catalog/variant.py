@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from pipelines.catalog.family import ArtifactName
 from pipelines.catalog.fields import (
     AbsolutePath,
     CatalogModel,
@@ -25,7 +26,6 @@ from pipelines.catalog.fields import (
 )
 
 BaseKind = Literal["image", "variant", "distroless"]
-InstallArtifact = Literal["tarball", "deb"]
 
 _REPOSITORY_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 
@@ -101,14 +101,65 @@ class Base(CatalogModel):
         return "distroless"
 
 
-class Install(CatalogModel):
-    """Build steps, run in this order: apt sources, apt packages, artifact, remove,
-    falcoctl, files, symlinks. Apt package lists are always cleaned afterwards."""
+class UnpackArtifact(CatalogModel):
+    """Unpack a tar archive (plain, gzip, xz or zstd) into the image."""
 
-    artifact: InstallArtifact | None = Field(
-        default=None,
-        description="Release artifact to install: 'tarball' (unpacked at /, without its "
-        "top-level directory) or 'deb' (installed with apt). Absent: none.",
+    action: Literal["unpack"] = Field(description="'unpack'.")
+    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+    target: AbsolutePath = Field(
+        default="/", description="Directory the archive is unpacked into. Template."
+    )
+    strip_components: int = Field(
+        default=0, ge=0, description="Leading path components dropped from every member."
+    )
+
+
+class MemberArtifact(CatalogModel):
+    """Install one member of a tar archive as a file (e.g. a binary from a release archive)."""
+
+    action: Literal["member"] = Field(description="'member'.")
+    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+    member: NonEmptyStr = Field(
+        description="Path of the member in the archive, e.g. 'tool' or 'tool-1.0/bin/tool'. "
+        "Template."
+    )
+    target: AbsolutePath = Field(description="Absolute path of the file in the image. Template.")
+    mode: FileMode = Field(default=0o755, description="Permissions (default 0o755).")
+
+
+class FileArtifact(CatalogModel):
+    """Install the downloaded file itself (e.g. a static binary or a configuration file)."""
+
+    action: Literal["file"] = Field(description="'file'.")
+    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+    target: AbsolutePath = Field(description="Absolute path of the file in the image. Template.")
+    mode: FileMode = Field(default=0o644, description="Permissions (default 0o644).")
+
+
+class DebArtifact(CatalogModel):
+    """Install a Debian package with apt, together with install.apt_packages (so its
+    dependencies resolve); images built on a Debian image only."""
+
+    action: Literal["deb"] = Field(description="'deb'.")
+    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+
+
+InstallArtifact = Annotated[
+    UnpackArtifact | MemberArtifact | FileArtifact | DebArtifact,
+    Field(discriminator="action"),
+]
+
+
+class Install(CatalogModel):
+    """Build steps, run in this order: apt sources, apt packages with the 'deb' artifacts, the
+    other artifacts in the order listed, remove, files, symlinks. Apt package lists are always
+    cleaned afterwards."""
+
+    artifacts: list[InstallArtifact] = Field(
+        default_factory=list,
+        description="Release artifacts to install, each verified first: 'unpack' a tar "
+        "archive, install one archive 'member', install the downloaded 'file', or install a "
+        "'deb' with apt.",
     )
     env: dict[EnvName, str] = Field(
         default_factory=dict,
@@ -125,11 +176,7 @@ class Install(CatalogModel):
     )
     remove: list[AbsolutePath] = Field(
         default_factory=list,
-        description="Absolute paths or globs deleted after the artifact is installed. Template.",
-    )
-    falcoctl: bool = Field(
-        default=False,
-        description="Install the family's pinned 'falcoctl' artifact as /usr/bin/falcoctl.",
+        description="Absolute paths or globs deleted after the artifacts are installed. Template.",
     )
     symlinks: dict[AbsolutePath, NonEmptyStr] = Field(
         default_factory=dict,
@@ -143,7 +190,7 @@ class FileSpec(CatalogModel):
 
     source: NonEmptyStr = Field(
         description="Path relative to the variant directory; may point elsewhere in the "
-        "family directory (e.g. '../falco/files/x'), never outside it."
+        "family directory (e.g. '../base/files/x'), never outside it."
     )
     target: AbsolutePath = Field(description="Absolute path of the file in the image.")
     mode: FileMode = Field(default=0o644, description="Permissions, e.g. 0o755 (default 0o644).")
@@ -290,7 +337,7 @@ class Variant(CatalogModel):
         description="What this image is for (label org.opencontainers.image.description)."
     )
     repository: RepositoryName = Field(
-        description="Image repository name without registry, e.g. 'falco-driver-loader'."
+        description="Image repository name without registry, e.g. 'hello'."
     )
     tags: list[NonEmptyStr] = Field(
         min_length=1,

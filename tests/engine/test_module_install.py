@@ -301,7 +301,8 @@ async def test_upload_has_the_module_but_no_tests_bench_venv_or_sdk(upload: Path
     assert (upload / "dagger.json").is_file() and (upload / "pyproject.toml").is_file()
     assert (upload / "pipelines" / "__init__.py").is_file()
     assert (upload / "images" / "falco" / "family.toml").is_file()
-    # not checked: .git, which "**/*" with gitignore=true uploads unless dagger.json has "!.git"
+    # dagger.json's include is an allow-list: nothing else (no .git, scripts, CI files) travels
+    assert {f.parts[0] for f in files} == {"dagger.json", "pyproject.toml", "pipelines", "images"}
     for absent in ["tests", "bench", ".venv", "sdk"]:
         assert not (upload / absent).exists(), f"{absent} is uploaded"
     assert not [f for f in files if "__pycache__" in f.parts or f.suffix == ".pyc"]

@@ -75,7 +75,8 @@ def test_checksums_and_pins_of_a_generic_family(hello: LoadedFamily) -> None:
 def test_plain_family_without_lock(hello: LoadedFamily) -> None:
     ref = artifact_urls(hello.family, "tarball", "1.2.3", "linux/amd64")
     assert ref.sha256_pin is None
-    assert artifact_urls(hello, "tarball", "1.2.3", "linux/amd64").sha256_pin == "0" * 63 + "1"
+    pinned = artifact_urls(hello.family, "tarball", "1.2.3", "linux/amd64", lock=hello.lock)
+    assert pinned.sha256_pin == "0" * 63 + "1"
 
 
 def test_unknown_artifact_and_platform(falco: LoadedFamily) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.catalog.loader import load_family
+from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.errors import CatalogError, PipelineError
+from pipelines.plan import BuildPlan, plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "tests" / "examples"
 INVALID = sorted(path for path in (EXAMPLES / "invalid").iterdir() if path.is_dir())
@@ -19,9 +20,17 @@ def test_there_are_many_invalid_cases() -> None:
     assert len(INVALID) >= 40
 
 
+def load_and_plan(family_dir: Path) -> tuple[LoadedFamily, BuildPlan]:
+    """What every entry point does first: load the catalog, then plan it (at its defaults, the
+    plan renders and checks every template once)."""
+    family = load_family(family_dir)
+    return family, plan(family)
+
+
 @pytest.mark.parametrize("family_dir", VALID, ids=lambda path: path.name)
 def test_valid_examples_load(family_dir: Path) -> None:
-    assert load_family(family_dir).variants
+    family, build_plan = load_and_plan(family_dir)
+    assert family.variants and build_plan.targets
 
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda path: path.name)
@@ -33,7 +42,7 @@ def test_invalid_example_fails_with_expected_message(case: Path) -> None:
     ]
     assert expected, "expected_error.txt must name at least one substring"
     with pytest.raises(CatalogError) as caught:
-        load_family(case)
+        load_and_plan(case)
     message = str(caught.value)
     for substring in expected:
         assert substring in message

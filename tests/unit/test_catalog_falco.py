@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pipelines.catalog.family import Family
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.catalog.lock import LockFile
-from pipelines.catalog.variant import Variant
+from pipelines.catalog.variant import MemberArtifact, Variant
 
 FALCO_DIR = Path(__file__).resolve().parents[2] / "images" / "falco"
 LOADER_TOOLCHAIN = [
@@ -75,7 +75,7 @@ def test_distroless_variant(falco: LoadedFamily) -> None:
     assert {"libc6", "libstdc++6", "libgcc-s1", "ca-certificates", "tzdata", "zlib1g"} <= set(
         variant.base.distroless.packages
     )
-    assert variant.install.artifact == "tarball"
+    assert [(a.action, a.artifact) for a in variant.install.artifacts] == [("unpack", "tarball")]
     assert variant.install.remove == ["/usr/bin/falcoctl", "/etc/falcoctl", "/usr/src/falco-*"]
     assert variant.image.cmd == ["/usr/bin/falco"]
     assert variant.image.env == {
@@ -102,7 +102,7 @@ def test_debian_variant(falco: LoadedFamily) -> None:
     assert variant.repository == "falco"
     assert variant.tags == ["{version}-debian", "latest-debian"]
     assert variant.base.image == "debian:12-slim"
-    assert variant.install.artifact == "deb"
+    assert [(a.action, a.artifact) for a in variant.install.artifacts] == [("deb", "deb")]
     assert variant.install.env["FALCO_DRIVER_CHOICE"] == "none"
     assert {"curl", "jq", "ca-certificates"} <= set(variant.install.apt_packages)
     assert variant.install.remove == ["/usr/bin/falcoctl", "/etc/falcoctl"]
@@ -125,13 +125,16 @@ def test_driver_loader_variants(falco: LoadedFamily) -> None:
     assert legacy.tags == ["{version}-{release}", "latest-{release}"]
     assert legacy.parameters == {"release": "buster"}
     assert legacy.base.image == "debian:{release}"
-    assert legacy.install.artifact == "deb" and loader.install.artifact is None
+    assert [a.action for a in legacy.install.artifacts] == ["deb", "member"]
+    assert [a.action for a in loader.install.artifacts] == ["member"]
     assert loader.install.apt_packages == legacy.install.apt_packages == LOADER_TOOLCHAIN
     assert (
         "deb http://archive.debian.org/debian buster main" in legacy.install.apt_sources["buster"]
     )
     for variant in (loader, legacy):
-        assert variant.install.falcoctl is True
+        falcoctl = variant.install.artifacts[-1]
+        assert isinstance(falcoctl, MemberArtifact) and falcoctl.artifact == "falcoctl"
+        assert (falcoctl.target, falcoctl.mode) == ("/usr/bin/falcoctl", 0o755)
         assert variant.install.symlinks == {"/lib/modules": "/host/lib/modules"}
         assert variant.image.entrypoint == ["/docker-entrypoint.sh"]
         assert variant.tests.metadata is not None

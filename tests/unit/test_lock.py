@@ -16,7 +16,7 @@ SHA_B = "b" * 64
 
 def entry(name: str = "tarball", version: str = "0.44.0", platform: str = "linux/amd64",
           sha256: str = SHA_A) -> LockEntry:  # fmt: skip
-    return LockEntry(name=name, version=version, platform=platform, sha256=sha256)  # type: ignore[arg-type]
+    return LockEntry(name=name, version=version, platform=platform, sha256=sha256)
 
 
 def test_lookup() -> None:

@@ -61,7 +61,9 @@ def test_malformed_mirror_is_named_with_the_expected_form(bad: str) -> None:
     message = str(caught.value)
     assert f"invalid mirror {bad!r}" in message
     assert "expected PREFIX=REPLACEMENT" in message
-    assert "e.g. https://download.falco.org=http://127.0.0.1:8080/download.falco.org" in message
+    assert (
+        "e.g. https://downloads.example.org=http://127.0.0.1:8080/downloads.example.org" in message
+    )
 
 
 def test_same_prefix_twice() -> None:

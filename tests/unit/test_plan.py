@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.errors import InputError
-from pipelines.plan import order_variants, plan, render_plan, resolve_params, to_json
+from pipelines.plan import Layer, order_variants, plan, render_plan
 
 MIRROR = "https://download.falco.org=http://127.0.0.1:8080/download.falco.org"
 HELLO_DIR = Path(__file__).resolve().parents[2] / "tests" / "examples" / "valid" / "hello"
@@ -59,18 +60,23 @@ def test_bases_come_first_whatever_the_request_order(falco: LoadedFamily) -> Non
     assert [t.platform for t in result.targets[:2]] == ["linux/amd64", "linux/arm64"]
 
 
+def artifact(layer: Layer) -> ArtifactRef:
+    """The one artifact a layer installs."""
+    [planned] = layer.artifacts
+    return planned.ref
+
+
 def test_base_chain_and_layers(falco: LoadedFamily) -> None:
     target = plan(falco, ["falco-driver-loader"], ["linux/arm64"], "0.44.0").targets[0]
     assert target.base_chain == ("falco-debian", "falco-driver-loader")
     assert [layer.variant for layer in target.layers] == list(target.base_chain)
     assert target.root_base.image == "debian:12-slim"
     debian, loader = target.layers
-    assert debian.artifact is not None and debian.artifact.name == "deb"
-    assert debian.artifact.url.endswith("/deb/stable/falco-0.44.0-aarch64.deb")
-    assert debian.falcoctl is None
-    assert loader.artifact is None
-    assert loader.falcoctl is not None and loader.falcoctl.version == "0.13.0"
-    assert loader.falcoctl.url.endswith("falcoctl_0.13.0_linux_arm64.tar.gz")
+    assert [a.ref.name for a in debian.artifacts] == ["deb"]
+    assert debian.artifacts[0].ref.url.endswith("/deb/stable/falco-0.44.0-aarch64.deb")
+    [falcoctl] = loader.artifacts
+    assert (falcoctl.ref.name, falcoctl.ref.version) == ("falcoctl", "0.13.0")
+    assert falcoctl.ref.url.endswith("falcoctl_0.13.0_linux_arm64.tar.gz")
     assert target.elf_machine == 183
     assert [f.target for f in loader.files] == ["/docker-entrypoint.sh"]
     assert loader.files[0].mode == 0o755
@@ -83,8 +89,7 @@ def test_distroless_target(falco: LoadedFamily) -> None:
     assert target.base_chain == ("falco",)
     assert target.root_base.distroless is not None
     assert target.root_base.distroless.release == "bookworm"
-    assert target.layers[0].artifact is not None
-    assert target.layers[0].artifact.url == (
+    assert artifact(target.layers[0]).url == (
         "https://download.falco.org/packages/bin/x86_64/falco-0.44.0-x86_64.tar.gz"
     )
     assert target.elf_machine == 62
@@ -139,18 +144,17 @@ def test_pre_release_plan(falco: LoadedFamily) -> None:
     result = plan(falco, ["falco", "falco-debian"], ["linux/amd64"], "0.44.0-rc1")
     assert not result.is_final
     assert [t.tags for t in result.targets] == [("0.44.0-rc1",), ("0.44.0-rc1-debian",)]
-    tarball = result.targets[0].layers[0].artifact
-    assert tarball is not None and "/bin-dev/" in tarball.url
-    deb = result.targets[1].layers[0].artifact
-    assert deb is not None and "/deb-dev/" in deb.url
+    tarball = artifact(result.targets[0].layers[0])
+    assert "/bin-dev/" in tarball.url
+    deb = artifact(result.targets[1].layers[0])
+    assert "/deb-dev/" in deb.url
 
 
 def test_build_metadata_plan(falco: LoadedFamily) -> None:
     result = plan(falco, ["falco"], ["linux/amd64"], "0.44.0+abc")
     target = result.targets[0]
     assert target.tags == ("0.44.0-abc",)
-    assert target.layers[0].artifact is not None
-    assert "falco-0.44.0%2Babc-x86_64.tar.gz" in target.layers[0].artifact.url
+    assert "falco-0.44.0%2Babc-x86_64.tar.gz" in artifact(target.layers[0]).url
     assert target.image.env["FALCO_VERSION"] == "0.44.0+abc"
 
 
@@ -173,9 +177,9 @@ def test_scoped_parameter_beats_unscoped(falco: LoadedFamily) -> None:
     params = ["falco-driver-loader-legacy.release=bookworm", "release=bullseye"]
     target = plan(falco, ["falco-driver-loader-legacy"], ["linux/amd64"], "0.44.0", params)
     assert target.targets[0].root_base.image == "debian:bookworm"
-    assert resolve_params(falco, "falco-driver-loader-legacy", ["release=trixie"]) == {
-        "release": "trixie"
-    }
+    trixie = plan(falco, ["falco-driver-loader-legacy"], ["linux/amd64"], "0.44.0",
+                  ["release=trixie"])  # fmt: skip
+    assert trixie.targets[0].layers[0].params == {"release": "trixie"}
 
 
 def test_unscoped_parameter_applies_to_variants_declaring_it(falco: LoadedFamily) -> None:
@@ -238,14 +242,14 @@ def test_invalid_requests_fail_up_front(
 def test_mirrors_reach_artifacts_and_signing_key(falco: LoadedFamily) -> None:
     mirrors = [MIRROR, "https://falco.org=http://127.0.0.1:8080/falco.org"]
     result = plan(falco, ["falco"], ["linux/amd64"], "0.44.0", mirrors=mirrors)
+    assert result.signing_key is not None
     assert (
-        result.signing_key_url == "http://127.0.0.1:8080/falco.org/repo/falcosecurity-packages.asc"
+        result.signing_key.url == "http://127.0.0.1:8080/falco.org/repo/falcosecurity-packages.asc"
     )
-    assert result.signing_key_fingerprint == "478B2FBBC75F4237B731DA4365106822B35B1B1F"
-    artifact = result.targets[0].layers[0].artifact
-    assert artifact is not None
-    assert artifact.url.startswith("http://127.0.0.1:8080/download.falco.org/packages/bin/")
-    assert artifact.signature_url is not None and artifact.signature_url.endswith(".tar.gz.asc")
+    assert result.signing_key.fingerprint == "478B2FBBC75F4237B731DA4365106822B35B1B1F"
+    tarball = artifact(result.targets[0].layers[0])
+    assert tarball.url.startswith("http://127.0.0.1:8080/download.falco.org/packages/bin/")
+    assert tarball.signature_url is not None and tarball.signature_url.endswith(".tar.gz.asc")
     assert result.mirrors == tuple(mirrors)
 
 
@@ -265,15 +269,16 @@ def test_render_plan(falco: LoadedFamily) -> None:
 
 
 def test_to_json(falco: LoadedFamily) -> None:
-    data = json.loads(to_json(plan(falco, ["falco"], None, "0.44.0")))
+    data = json.loads(plan(falco, ["falco"], None, "0.44.0").model_dump_json())
     assert data["family"] == "falco"
     assert [t["platform"] for t in data["targets"]] == ["linux/amd64", "linux/arm64"]
     assert data["targets"][0]["tags"] == ["0.44.0", "latest"]
-    assert data["targets"][0]["layers"][0]["artifact"]["filename"] == "falco-0.44.0-x86_64.tar.gz"
+    tarball = data["targets"][0]["layers"][0]["artifacts"][0]["ref"]
+    assert tarball["filename"] == "falco-0.44.0-x86_64.tar.gz"
 
 
 def test_plan_is_deterministic(falco: LoadedFamily) -> None:
-    assert to_json(plan(falco)) == to_json(plan(falco))
+    assert plan(falco).model_dump_json() == plan(falco).model_dump_json()
 
 
 def test_generic_family(hello: LoadedFamily) -> None:
@@ -289,8 +294,7 @@ def test_generic_family(hello: LoadedFamily) -> None:
     assert hello_target.image.entrypoint == ["/usr/bin/hello"]
     assert hello_target.image.cmd == []
     assert hello_target.image.user == "65532:65532"
-    assert hello_target.layers[0].artifact is not None
-    assert hello_target.layers[0].artifact.sha256_pin == "0" * 63 + "2"
+    assert artifact(hello_target.layers[0]).sha256_pin == "0" * 63 + "2"
     assert debian_target.root_base.image == "docker.io/library/debian:trixie-slim"
     command = debian_target.tests.commands[0]
     assert command.command == ["sh", "-c", "hello --version && echo ${GREETING_RELEASE}"]
