@@ -1,8 +1,8 @@
 """The Dagger module: ``dagger call build-all``, ``build``, ``test``, ``plan``, ``export-all``,
 ``lock``, ``publish-all``.
 
-Every function takes the catalog as a directory (the Falco family under ``images/falco`` by
-default) and validates its whole request before any container runs.
+Every function takes the catalog as a directory (by default the module's ``images/``, whose
+only family is used) and validates its whole request before any container runs.
 """
 
 import tempfile
@@ -38,11 +38,14 @@ from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_sm
 
 Catalog = Annotated[
     dagger.Directory,
-    DefaultPath("images/falco"),
-    Ignore(["**/__pycache__"]),
-    Doc("The image family's catalog directory (family.toml, variants/, artifacts.lock.toml)."),
+    DefaultPath("images"),
+    Ignore(["**/__pycache__", "schema"]),
+    Doc(
+        "The image family's catalog directory (family.toml, variants/, artifacts.lock.toml), "
+        "or a directory holding exactly one such family (default: the module's images/)."
+    ),
 ]
-Version = Annotated[str, Doc("Release version, e.g. 0.44.0 (default: the catalog's).")]
+Version = Annotated[str, Doc("Release version, e.g. 1.2.3 (default: the catalog's).")]
 Variants = Annotated[list[str] | None, Doc("Variants to build (default: all).")]
 Platforms = Annotated[list[str] | None, Doc("Platforms, e.g. linux/arm64 (default: all).")]
 Params = Annotated[
@@ -51,7 +54,7 @@ Params = Annotated[
 ]
 Mirrors = Annotated[
     list[str] | None,
-    Doc("URL prefix rewrites, PREFIX=REPLACEMENT (e.g. https://download.falco.org=http://mirror)."),
+    Doc("URL prefix rewrites, PREFIX=REPLACEMENT (e.g. https://downloads.example.org=http://m)."),
 ]
 Artifacts = Annotated[
     list[dagger.File] | None,
@@ -60,11 +63,14 @@ Artifacts = Annotated[
 ToolsImage = Annotated[str, Doc("Debian image the pipeline's own steps run in.")]
 
 
-async def load_catalog(catalog: dagger.Directory) -> LoadedFamily:
-    """Load a catalog given as a Dagger directory (exported to a temporary directory)."""
-    target = Path(tempfile.mkdtemp(prefix="catalog-"))
-    await catalog.export(str(target))
-    return load_family(target)
+async def load_catalog(catalog: dagger.Directory) -> tuple[LoadedFamily, dagger.Directory]:
+    """The family a catalog directory holds, read from a temporary export (removed after
+    reading), and the Dagger directory of that family (a subdirectory for ``images/``)."""
+    with tempfile.TemporaryDirectory(prefix="catalog-") as tmp:
+        await catalog.export(tmp)
+        family = load_family(Path(tmp))
+        inside = family.directory.relative_to(tmp).as_posix()
+    return family, catalog if inside == "." else catalog.directory(inside)
 
 
 async def make_plan(
@@ -74,16 +80,19 @@ async def make_plan(
     platforms: list[str] | None,
     params: list[str] | None,
     mirrors: list[str] | None,
-) -> BuildPlan:
-    """The validated plan of a request (raises InputError/CatalogError before any build)."""
-    return plan(
-        await load_catalog(catalog),
+) -> tuple[BuildPlan, dagger.Directory]:
+    """The validated plan of a request (raises InputError/CatalogError before any build), and
+    the family directory its files are copied from."""
+    family, family_dir = await load_catalog(catalog)
+    build_plan = plan(
+        family,
         variants=variants or None,
         platforms=platforms or None,
         version=version or None,
         params=params or (),
         mirrors=mirrors or (),
     )
+    return build_plan, family_dir
 
 
 async def built(
@@ -97,9 +106,9 @@ async def built(
     tools_image: str,
 ) -> BuildResult:
     """Plan, build and smoke-test a request; raises BuildFailed unless every image passed."""
-    build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+    build_plan, family_dir = await make_plan(catalog, version, variants, platforms, params, mirrors)
     return await build_all(
-        build_plan, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+        build_plan, family_dir, tools_image=tools_image, local_artifacts=artifacts or ()
     )
 
 
@@ -119,14 +128,14 @@ class ImageFamily:
     ) -> str:
         """Print the build matrix (variant x platform) with tags, then every artifact URL the
         builds would download and how it is verified; builds nothing."""
-        build_plan = await make_plan(catalog, version, variants, platforms, params, mirrors)
+        build_plan, _ = await make_plan(catalog, version, variants, platforms, params, mirrors)
         return render_plan(build_plan, build_plan.artifacts)
 
     @function
     async def build(
         self,
         catalog: Catalog,
-        variant: Annotated[str, Doc("The variant to build, e.g. falco-debian.")],
+        variant: Annotated[str, Doc("The variant to build (`plan` lists them).")],
         platform: Annotated[str, Doc("The platform, e.g. linux/arm64.")] = "linux/amd64",
         version: Version = "",
         params: Params = None,
@@ -135,11 +144,13 @@ class ImageFamily:
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
     ) -> dagger.Container:
         """Build one variant for one platform and return its container, without smoke tests (see
-        test and build-all), e.g. `build --variant falco export --path falco.tar`."""
-        build_plan = await make_plan(catalog, version, [variant], [platform], params, mirrors)
+        test and build-all), e.g. `build --variant hello export --path hello.tar`."""
+        build_plan, family_dir = await make_plan(
+            catalog, version, [variant], [platform], params, mirrors
+        )
         [target] = build_plan.targets
         return await build_target(
-            build_plan, target, catalog, tools_image=tools_image, local_artifacts=artifacts or ()
+            build_plan, target, family_dir, tools_image=tools_image, local_artifacts=artifacts or ()
         )
 
     @function
@@ -155,7 +166,7 @@ class ImageFamily:
     ) -> str:
         """Run a variant's smoke tests against a given container (e.g. one pulled from a
         registry) and return the results; fails naming each failed check."""
-        build_plan = await make_plan(catalog, version, [variant], [platform], params, None)
+        build_plan, _ = await make_plan(catalog, version, [variant], [platform], params, None)
         [target] = build_plan.targets
         report = await run_smoke_tests(target, container, tools_image)
         if not report.passed:
@@ -212,14 +223,14 @@ class ImageFamily:
     ) -> dagger.File:
         """Download and verify every artifact of a version for every variant and platform, and
         return the catalog's artifacts.lock.toml with their sha256 pinned, e.g. `lock --version
-        0.44.0 export --path images/falco/artifacts.lock.toml`; existing pins must still match."""
-        family = await load_catalog(catalog)
+        1.2.3 export --path images/hello/artifacts.lock.toml`; existing pins must still match."""
+        family, family_dir = await load_catalog(catalog)
         build_plan = plan(
             family, version=version or None, params=params or (), mirrors=mirrors or ()
         )
         text = await pin_artifacts(
             build_plan,
-            catalog,
+            family_dir,
             family.lock,
             tools_image=tools_image,
             local_artifacts=artifacts or (),
@@ -232,7 +243,7 @@ class ImageFamily:
         self,
         catalog: Catalog,
         registry: Annotated[str, Doc("Registry host[:port] to publish to, e.g. ghcr.io.")],
-        namespace: Annotated[str, Doc("Namespace under the registry, e.g. falcosecurity.")] = "",
+        namespace: Annotated[str, Doc("Namespace under the registry, e.g. my-org.")] = "",
         username: Annotated[str, Doc("Registry user name.")] = "",
         password: Annotated[dagger.Secret | None, Doc("Registry password or token.")] = None,
         version: Version = "",

@@ -31,6 +31,16 @@ ELF_MACHINES: dict[str, ElfMachine] = {
 }
 """Every platform the pipeline knows how to check, by ``os/arch[/variant]`` name."""
 
+_READABLE = {"EM_X86_64": "x86-64", "EM_AARCH64": "aarch64", "EM_386": "i386", "EM_ARM": "arm",
+             "EM_PPC64": "ppc64", "EM_S390": "s390", "EM_RISCV": "riscv"}  # fmt: skip
+MACHINE_NAMES = {machine.code: _READABLE[machine.name] for machine in ELF_MACHINES.values()}
+"""A readable name for each known ELF ``e_machine`` (as ``file``(1) prints it)."""
+
+
+def machine_name(code: int) -> str:
+    """A readable name for an ELF machine number (the number itself when unknown)."""
+    return MACHINE_NAMES.get(code, str(code))
+
 
 _ARCH_ALIASES = {
     "x86_64": "amd64",

@@ -55,14 +55,10 @@ class Version:
         return text
 
 
-FalcoVersion = Version
-"""Alias kept for readers of the design notes; the type is not Falco specific."""
-
-
 def parse_version(text: str, *, what: str = "version") -> Version:
     """Parse an exact semantic version, or raise :class:`InputError` saying why not.
 
-    ``what`` names the value in the message (e.g. ``"falcoctl version"``).
+    ``what`` names the value in the message (e.g. ``"tool version"``).
     """
     if not isinstance(text, str):
         raise InputError(f"invalid {what} {text!r}: must be a string, {_EXPECTED}")

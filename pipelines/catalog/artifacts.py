@@ -63,7 +63,7 @@ def artifact_urls(
 ) -> ArtifactRef:
     """Render the URLs of ``artifact_name`` for the release ``version`` and ``platform``.
 
-    An artifact with its own pinned version (e.g. falcoctl) uses that version
+    An artifact with its own pinned version (e.g. a helper tool) uses that version
     instead of ``version``.  Final releases use the artifact's final bucket,
     other versions its dev bucket.  ``{url}`` in the signature and checksums
     templates is the canonical artifact URL; mirrors are applied afterwards to

@@ -27,9 +27,9 @@ from pipelines.catalog.lock import LOCK_FILE_NAME, LockFile
 from pipelines.catalog.mirrors import Mirror, parse_mirrors
 from pipelines.catalog.problems import Problem, validation_problems
 from pipelines.catalog.render import RELEASE_PLACEHOLDERS
+from pipelines.catalog.tags import is_floating
 from pipelines.catalog.variant import BaseKind, FileSpec, Variant
 from pipelines.errors import CatalogError, InputError
-from pipelines.tags import is_floating
 from pipelines.versions import Version, parse_version
 
 FAMILY_FILE = "family.toml"
@@ -126,14 +126,31 @@ class LoadedFamily:
         return artifact_urls(self.family, artifact_name, version, platform, parsed, lock=self.lock)
 
 
-def load_family(path: Path) -> LoadedFamily:
-    """Load and check the family in directory ``path`` (or its ``family.toml``).
-
-    Raises :class:`CatalogError` naming the file, the field and what is allowed.
-    """
+def family_directory(path: Path) -> Path:
+    """The family directory ``path`` names: itself (or its ``family.toml``'s directory), or,
+    for a directory of catalogs such as ``images/``, the only subdirectory holding a family."""
     directory = path.parent if path.name == FAMILY_FILE else path
     if not directory.is_dir():
         raise CatalogError(directory, None, "family directory not found")
+    if (directory / FAMILY_FILE).is_file():
+        return directory
+    families = sorted(d for d in directory.iterdir() if (d / FAMILY_FILE).is_file())
+    if len(families) == 1:
+        return families[0]
+    if families:
+        names = ", ".join(d.name for d in families)
+        raise CatalogError(
+            directory, None, f"holds several families ({names}): name one, e.g. {families[0]}"
+        )
+    raise CatalogError(directory / FAMILY_FILE, None, "file not found")
+
+
+def load_family(path: Path) -> LoadedFamily:
+    """Load and check the family in directory ``path`` (see :func:`family_directory`).
+
+    Raises :class:`CatalogError` naming the file, the field and what is allowed.
+    """
+    directory = family_directory(path)
     family_file = directory / FAMILY_FILE
     family = _read_model(family_file, Family)
     _raise_if(family_file, _family_problems(family))

@@ -9,10 +9,10 @@ from pydantic import ValidationError
 
 from pipelines.catalog.family import Family
 from pipelines.catalog.problems import Problem, field_path, validation_problems
+from pipelines.catalog.tags import render_tags
 from pipelines.catalog.templates import TemplateError, render
 from pipelines.catalog.variant import Variant
 from pipelines.errors import InputError
-from pipelines.tags import render_tags
 from pipelines.versions import Version
 
 RELEASE_PLACEHOLDERS = ("version", "raw_version", "major", "minor", "patch")

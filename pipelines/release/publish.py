@@ -3,7 +3,7 @@
 Order of operations, so that a failure leaves the previous release where it was:
 
 1. nothing is pushed unless every variant passed its smoke tests on every platform;
-2. every platform image is pushed under its arch tag (``<exact tag>-<arch>``, as Falco's own
+2. every platform image is pushed under its arch tag (``<exact tag>-<arch>``, as the upstream
    CI does) and its manifest digest recorded;
 3. every variant's multi-platform index is pushed under its exact version tag (a new tag), so
    every index exists by digest before any floating tag moves;

@@ -26,10 +26,10 @@ from pipelines.catalog.variant import (
 )
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildTarget
+from pipelines.platforms import machine_name
 from pipelines.tools import tools_container
 
 MB = 1_000_000
-ELF_MACHINE_NAMES = {62: "x86-64", 183: "aarch64", 40: "arm", 243: "riscv", 21: "ppc64", 22: "s390"}
 
 
 @dataclass(frozen=True)
@@ -103,24 +103,14 @@ async def _command(ctr: dagger.Container, test: CommandTest) -> CheckResult:
     return CheckResult(name, True)
 
 
-async def _stat(ctr: dagger.Container, path: str, follow: bool) -> dagger.Stat | None:
-    stat = ctr.stat(path, do_not_follow_symlinks=not follow)
-    try:
-        await stat.file_type()
-    except dagger.QueryError as exc:
-        if "no such file" in str(exc).lower() or "not found" in str(exc).lower():
-            return None
-        raise
-    return stat
-
-
 async def _file(ctr: dagger.Container, test: FileTest, tools_image: str) -> CheckResult:
     name = f"file {test.path}"
-    stat = await _stat(ctr, test.path, follow=not test.is_symlink_to)
-    if stat is None:
+    exists = await ctr.exists(test.path, do_not_follow_symlinks=bool(test.is_symlink_to))
+    if not exists:
         return CheckResult(name, not test.should_exist, "" if not test.should_exist else "missing")
     if not test.should_exist:
         return CheckResult(name, False, "exists but should not")
+    stat = ctr.stat(test.path, do_not_follow_symlinks=bool(test.is_symlink_to))
     if test.executable is not None:
         mode = await stat.permissions()
         if bool(mode & 0o100) != test.executable:
@@ -198,11 +188,6 @@ async def _elf(ctr: dagger.Container, test: ElfTest, want: int, tools_image: str
         detail = f"{machine_name(got)}, expected {machine_name(want)} for the platform"
         return CheckResult(name, False, detail)
     return CheckResult(name, True, machine_name(got))
-
-
-def machine_name(machine: int) -> str:
-    """A readable name for an ELF machine number (the number itself when unknown)."""
-    return ELF_MACHINE_NAMES.get(machine, str(machine))
 
 
 async def measure(ctr: dagger.Container) -> ImageSize:

@@ -168,9 +168,10 @@ async def test_build_all_arguments_as_dagger_call_sees_them(
         "toolsImage",
     ]  # fmt: skip
     catalog = args["catalog"]
-    # contextual: `dagger call build-all` without --catalog loads images/falco from the module
-    assert (catalog.kind, catalog.default_path) == ("Directory", "images/falco")
-    assert "**/__pycache__" in catalog.ignore
+    # contextual: `dagger call build-all` without --catalog loads images/ from the module (its
+    # only family, images/falco, is built)
+    assert (catalog.kind, catalog.default_path) == ("Directory", "images")
+    assert set(catalog.ignore) == {"**/__pycache__", "schema"}
     assert (args["version"].kind, args["version"].default_value) == ("STRING_KIND", "")
     assert args["variants"].kind == "[]STRING_KIND" and args["variants"].optional
     assert args["artifacts"].kind == "[]File"

@@ -101,7 +101,7 @@ def test_help_lists_functions_and_flags_like_dagger() -> None:
     build_all = next(f for f in FUNCTIONS if f.command == "build-all")
     text = render_function_help(build_all, "scripts/call")
     assert "--catalog Directory  The image family's catalog directory" in text
-    assert 'default path: "images/falco"' in text
+    assert 'default path: "images"' in text
     assert "--variants []String" in text
     assert "default: 'debian:12-slim'" in text
     publish = next(f for f in FUNCTIONS if f.command == "publish-all")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.catalog.tags import is_floating, render_tags, sanitize_tag
 from pipelines.catalog.templates import TemplateError
 from pipelines.errors import InputError
-from pipelines.tags import is_floating, render_tags, sanitize_tag
 from pipelines.versions import parse_version
 
 

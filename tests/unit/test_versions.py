@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.errors import InputError, PipelineError
-from pipelines.versions import FalcoVersion, Version, parse_version, url_version
+from pipelines.versions import Version, parse_version, url_version
 
 
 @pytest.mark.parametrize(
@@ -23,10 +23,6 @@ def test_parse_valid_versions(text: str, expected: Version) -> None:
     version = parse_version(text)
     assert version == expected
     assert str(version) == text
-
-
-def test_falco_version_is_the_same_type() -> None:
-    assert FalcoVersion is Version
 
 
 @pytest.mark.parametrize(
