@@ -81,7 +81,7 @@ class BuildTarget(_Frozen):
     @property
     def artifacts(self) -> tuple[ArtifactRef, ...]:
         """Every artifact the target's chain installs, once each, root first."""
-        refs = {a.ref.url: a.ref for layer in self.layers for a in layer.artifacts}
+        refs = {a.ref.key: a.ref for layer in self.layers for a in layer.artifacts}
         return tuple(refs.values())
 
     @property
@@ -111,7 +111,7 @@ class BuildPlan(_Frozen):
     @property
     def artifacts(self) -> tuple[ArtifactRef, ...]:
         """Every artifact the plan downloads, once each, in plan order."""
-        refs = {ref.url: ref for target in self.targets for ref in target.artifacts}
+        refs = {ref.key: ref for target in self.targets for ref in target.artifacts}
         return tuple(refs.values())
 
 

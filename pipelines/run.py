@@ -23,6 +23,7 @@ from dagger import dag
 
 from pipelines.assembly.assemble import BuildContext, build_container
 from pipelines.assembly.verify import failed_download
+from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildPlan, BuildTarget
 from pipelines.results import ArtifactDigest, BuildFailed, BuildResult, TargetResult
@@ -85,19 +86,19 @@ async def _failure(exc: Exception, target: BuildTarget, ctx: BuildContext) -> st
 
 
 async def _digests(ctx: BuildContext, targets: Sequence[TargetResult]) -> list[ArtifactDigest]:
-    """The sha256 of every artifact of the targets that built, in URL order."""
-    refs = {ref.url: ref for t in targets if t.container is not None for ref in t.target.artifacts}
-    digests: dict[str, ArtifactDigest] = {}
+    """The sha256 of every artifact of the targets that built, by name, version and platform."""
+    refs = {ref.key: ref for t in targets if t.container is not None for ref in t.target.artifacts}
+    digests: dict[tuple[str, str, str], ArtifactDigest] = {}
 
-    async def one(url: str) -> None:
-        verified = ctx.verified(refs[url])
+    async def one(ref: ArtifactRef) -> None:
+        verified = ctx.verified(ref)
         sha256 = await verified.sha256.contents()
-        digests[url] = ArtifactDigest(verified.ref, sha256, verified.checks)
+        digests[ref.key] = ArtifactDigest(ref, sha256, verified.checks)
 
     async with anyio.create_task_group() as group:
-        for url in refs:
-            group.start_soon(one, url)
-    return [digests[url] for url in sorted(digests)]
+        for ref in refs.values():
+            group.start_soon(one, ref)
+    return [digests[key] for key in sorted(digests)]
 
 
 async def build_and_test(

@@ -33,6 +33,11 @@ class ArtifactRef(BaseModel):
     filename: str = Field(description="File name of the artifact (last URL path segment).")
     sha256_pin: str | None = Field(description="sha256 from the lock file, if pinned.")
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """``(name, version, platform)``: what a lock entry pins (one URL may serve several)."""
+        return (self.name, self.version, self.platform)
+
 
 class KeyRef(BaseModel):
     """Where a family's signing key is downloaded from (mirrors applied), and the fingerprint

@@ -139,3 +139,15 @@ def build_plugin(platform: Platform, cache_dir: Path) -> Path:
         "libcontainer.so",
         cache_dir,
     )
+
+
+def build_hello(platform: Platform, version: str, cache_dir: Path) -> Path:
+    """Build the static C ``hello`` of the example family (tests/examples/valid/hello)."""
+    return _compile(
+        platform,
+        "gcc",
+        {"hello.c": sources.HELLO_C},
+        ["-O1", "-s", "-static", f'-DHELLO_VERSION="{version}"'],
+        "hello",
+        cache_dir,
+    )

@@ -138,3 +138,21 @@ const char *plugin_get_required_api_version(void) { return "3.10.0"; }
 const char *plugin_get_name(void) { return "container"; }
 const char *plugin_get_version(void) { return "0.0.0-standin"; }
 """
+
+HELLO_C = r"""
+#include <stdio.h>
+#include <string.h>
+
+#ifndef HELLO_VERSION
+#error "HELLO_VERSION must be defined"
+#endif
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        puts("hello " HELLO_VERSION);
+        return 0;
+    }
+    puts("hello, world");
+    return 0;
+}
+"""
