@@ -69,8 +69,23 @@ def _globs(paths: Sequence[str], root: str = "") -> str:
     return " ".join(root + path for path in paths)
 
 
-_UNPACK = 'mkdir /tree && tar -xf "/in/$1" --strip-components="$2" -C /tree'
-_MEMBER = 'mkdir /x && tar -xf "/in/$1" -C /x -- "$2" && test -f "/x/$2"'
+# A .deb is read as the tree it installs (its data.tar: members are ./path); anything else is
+# a tar archive whose compression GNU tar detects. Arguments: file name, then strip / member.
+_UNPACK = """
+mkdir /tree
+case "$1" in
+  *.deb) dpkg-deb --fsys-tarfile "/in/$1" | tar -x --strip-components="$2" -C /tree ;;
+  *) tar -xf "/in/$1" --strip-components="$2" -C /tree ;;
+esac
+"""
+_MEMBER = """
+mkdir /x
+case "$1" in
+  *.deb) dpkg-deb --fsys-tarfile "/in/$1" | tar -x -C /x -- "./$2" ;;
+  *) tar -xf "/in/$1" -C /x -- "$2" ;;
+esac
+test -f "/x/$2"
+"""
 
 
 def _unpacked(

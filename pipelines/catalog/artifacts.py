@@ -14,9 +14,9 @@ from pipelines.catalog.templates import render
 from pipelines.errors import InputError
 from pipelines.versions import Version, parse_version, url_version
 
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.bz2")
-"""File names of the tar archives 'unpack' and 'member' steps read (GNU tar detects the
-compression)."""
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.bz2", ".deb")
+"""File names 'unpack' and 'member' steps read: tar archives (GNU tar detects the compression)
+and Debian packages (the tree they install)."""
 
 
 class ArtifactRef(BaseModel):
@@ -49,7 +49,15 @@ class KeyRef(BaseModel):
     fingerprint: str = Field(description="The 40-hex-digit fingerprint the key must have.")
 
 
-def url_placeholders(version: Version, arch: str, bucket: str | None) -> dict[str, str]:
+def _artifact_version(text: str) -> Version | str:
+    """A pinned artifact version: semantic when it parses as one, else kept as written."""
+    try:
+        return parse_version(text)
+    except InputError:
+        return text
+
+
+def url_placeholders(version: Version | str, arch: str, bucket: str | None) -> dict[str, str]:
     """Values of the URL template placeholders for one artifact version and arch."""
     values = {"version": url_version(version), "raw_version": str(version), "arch": arch}
     if bucket is not None:
@@ -86,10 +94,11 @@ def artifact_urls(
             f"valid platforms: {', '.join(family.platforms)}"
         )
     release = version if isinstance(version, Version) else parse_version(version)
-    artifact_version = parse_version(source.version) if source.version else release
+    artifact_version = _artifact_version(source.version) if source.version else release
+    is_final = not isinstance(artifact_version, Version) or artifact_version.is_final
     bucket = None
     if source.buckets is not None:
-        bucket = source.buckets.final if artifact_version.is_final else source.buckets.dev
+        bucket = source.buckets.final if is_final else source.buckets.dev
     values = url_placeholders(artifact_version, source.arch_names[platform], bucket)
     url = render(source.url, values)
     derived = {**values, "url": url}

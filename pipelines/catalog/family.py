@@ -49,6 +49,19 @@ def _platform(value: str) -> str:
 
 Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
 VersionStr = Annotated[str, AfterValidator(_version)]
+
+
+def _artifact_version(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+~:_-]*", value):
+        raise ValueError(
+            f"{value!r} is not a version: letters, digits and '.+~:_-', e.g. 0.13.0 or 2.30-22"
+        )
+    return value
+
+
+ArtifactVersionStr = Annotated[str, AfterValidator(_artifact_version)]
+"""An artifact's own version: semantic (``0.13.0``) or another scheme, e.g. Debian's
+``2.30-22``; one that is not semantic counts as a final release."""
 PlatformStr = Annotated[str, AfterValidator(_platform)]
 
 
@@ -103,7 +116,7 @@ class ArtifactSource(CatalogModel):
         description="URL template of a checksums file listing '<sha256>  <filename>' lines "
         "(same placeholders as url, plus {url}).",
     )
-    version: VersionStr | None = Field(
+    version: ArtifactVersionStr | None = Field(
         default=None,
         description="The artifact's own pinned version. Absent: the artifact takes the "
         "release version being built. Available to variants as {<name>_version}.",

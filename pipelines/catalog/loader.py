@@ -320,7 +320,8 @@ def _install_problems(variant: Variant, family: Family, root: BaseKind) -> list[
             problems.append(
                 (
                     field,
-                    f"{step.action!r} needs a tar archive ({', '.join(ARCHIVE_SUFFIXES)}); "
+                    f"{step.action!r} needs a tar archive or a .deb "
+                    f"({', '.join(ARCHIVE_SUFFIXES)}); "
                     f"{step.artifact!r} is {source.url.rsplit('/', 1)[-1]!r}",
                 )
             )

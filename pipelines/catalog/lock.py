@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from pipelines.catalog.family import ArtifactName, PlatformStr, VersionStr
+from pipelines.catalog.family import ArtifactName, ArtifactVersionStr, PlatformStr
 from pipelines.catalog.fields import CatalogModel
 from pipelines.errors import InputError
 
@@ -36,7 +36,9 @@ class LockEntry(CatalogModel):
     """The sha256 of one artifact, for one version and platform."""
 
     name: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
-    version: VersionStr = Field(description="Version of the artifact (not of the release).")
+    version: ArtifactVersionStr = Field(
+        description="Version of the artifact (its own pinned one, or the release)."
+    )
     platform: PlatformStr = Field(description="Platform, e.g. 'linux/amd64'.")
     sha256: Sha256 = Field(description="sha256 of the downloaded file, 64 lowercase hex digits.")
 

@@ -102,7 +102,8 @@ class Base(CatalogModel):
 
 
 class UnpackArtifact(CatalogModel):
-    """Unpack a tar archive (plain, gzip, xz or zstd) into the image."""
+    """Unpack a tar archive (plain, gzip, xz, zstd, bzip2) or the tree a .deb installs (without
+    running dpkg) into the image."""
 
     action: Literal["unpack"] = Field(description="'unpack'.")
     artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
@@ -115,13 +116,14 @@ class UnpackArtifact(CatalogModel):
 
 
 class MemberArtifact(CatalogModel):
-    """Install one member of a tar archive as a file (e.g. a binary from a release archive)."""
+    """Install one file of a tar archive or of the tree a .deb installs (e.g. a binary from a
+    release archive)."""
 
     action: Literal["member"] = Field(description="'member'.")
     artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
     member: NonEmptyStr = Field(
-        description="Path of the member in the archive, e.g. 'tool' or 'tool-1.0/bin/tool'. "
-        "Template."
+        description="Path of the member in the archive, e.g. 'tool' or 'tool-1.0/bin/tool' (in a "
+        ".deb: the installed path without its leading '/', e.g. 'usr/bin/tool'). Template."
     )
     target: AbsolutePath = Field(description="Absolute path of the file in the image. Template.")
     mode: FileMode = Field(default=0o755, description="Permissions (default 0o755).")
