@@ -22,8 +22,11 @@ UNMERGED_USR_RELEASES = frozenset({"stretch", "buster", "bullseye"})
 _ASSEMBLE = r"""
 set -eu
 mkdir -p /work/debs /work/lists/partial
-printf 'deb [arch=%s] %s %s main\ndeb [arch=%s] %s %s-updates main\n' \
-  "$ARCH" "$MIRROR" "$RELEASE" "$ARCH" "$MIRROR" "$RELEASE" > /work/sources.list
+{
+  echo "deb [arch=$ARCH] $MIRROR $RELEASE main"
+  echo "deb [arch=$ARCH] $MIRROR $RELEASE-updates main"
+  echo "deb [arch=$ARCH] $SECURITY_MIRROR $RELEASE-security main"
+} > /work/sources.list
 dpkg --add-architecture "$ARCH"
 APT="-o Dir::Etc::SourceList=/work/sources.list -o Dir::Etc::SourceParts=/dev/null \
  -o Dir::State::Lists=/work/lists -o APT::Get::List-Cleanup=0 -qq"
@@ -82,6 +85,7 @@ def distroless_rootfs(spec: DistrolessBase, platform: str, tools_image: str) -> 
         .with_env_variable("ARCH", arch)
         .with_env_variable("RELEASE", spec.release)
         .with_env_variable("MIRROR", spec.debian_mirror)
+        .with_env_variable("SECURITY_MIRROR", spec.security_mirror)
         .with_env_variable("PACKAGES", " ".join(shlex.quote(p) for p in spec.packages))
         .with_env_variable("MERGED_USR", merged)
         .with_exec(["sh", "-c", _ASSEMBLE])

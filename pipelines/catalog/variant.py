@@ -62,7 +62,12 @@ class DistrolessBase(CatalogModel):
     )
     debian_mirror: HttpUrl = Field(
         default="http://deb.debian.org/debian",
-        description="Debian archive the packages come from (mirrors apply).",
+        description="Debian archive of the release and its -updates suite.",
+    )
+    security_mirror: HttpUrl = Field(
+        default="http://deb.debian.org/debian-security",
+        description="Debian security archive of the release's -security suite: packages come "
+        "from the release, -updates and -security, the newest version of each winning.",
     )
 
 

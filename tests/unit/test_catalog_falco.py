@@ -123,14 +123,20 @@ def test_driver_loader_variants(falco: LoadedFamily) -> None:
     assert loader.base.variant == "falco-debian"
     assert loader.tags == ["{version}", "latest"]
     assert legacy.tags == ["{version}-{release}", "latest-{release}"]
-    assert legacy.parameters == {"release": "buster"}
+    assert legacy.parameters == {"release": "buster", "snapshot": "20250630T203427Z"}
     assert legacy.base.image == "debian:{release}"
     assert [a.action for a in legacy.install.artifacts] == ["deb", "member"]
     assert [a.action for a in loader.install.artifacts] == ["member"]
     assert loader.install.apt_packages == legacy.install.apt_packages == LOADER_TOOLCHAIN
-    assert (
-        "deb http://archive.debian.org/debian buster main" in legacy.install.apt_sources["buster"]
-    )
+    # buster through Falco's Debian snapshot, with its security and updates suites
+    assert legacy.parameters["snapshot"] == "20250630T203427Z"
+    buster = legacy.install.apt_sources["buster"]
+    assert "deb http://snapshot.debian.org/archive/debian/{snapshot} buster main" in buster
+    assert "debian-security/{snapshot} buster/updates main" in buster
+    assert "buster-updates main" in buster
+    for release in ("bullseye", "bookworm", "trixie"):
+        assert f"debian-security {release}-security main" in legacy.install.apt_sources[release]
+        assert f"{release}-updates main" in legacy.install.apt_sources[release]
     for variant in (loader, legacy):
         falcoctl = variant.install.artifacts[-1]
         assert isinstance(falcoctl, MemberArtifact) and falcoctl.artifact == "falcoctl"
