@@ -220,6 +220,13 @@ class ImageFamily:
         mirrors: Mirrors = None,
         artifacts: Artifacts = None,
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+        trust_unverified: Annotated[
+            bool,
+            Doc(
+                "Also pin artifacts that no signature or checksums file vouches for, as "
+                "downloaded (trust on first use: review the diff)."
+            ),
+        ] = False,
     ) -> dagger.File:
         """Download and verify every artifact of a version for every variant and platform, and
         return the catalog's artifacts.lock.toml with their sha256 pinned, e.g. `lock --version
@@ -234,6 +241,7 @@ class ImageFamily:
             family.lock,
             tools_image=tools_image,
             local_artifacts=artifacts or (),
+            trust_unverified=trust_unverified,
         )
         return dag.directory().with_new_file(LOCK_FILE_NAME, text).file(LOCK_FILE_NAME)
 

@@ -21,13 +21,16 @@ async def pin_artifacts(
     *,
     tools_image: str,
     local_artifacts: Sequence[dagger.File] = (),
+    trust_unverified: bool = False,
 ) -> str:
     """The text of ``lock`` with a sha256 pin for every artifact of ``build_plan``.
 
     Each artifact is downloaded and verified exactly as a build would (an existing pin must
     match; otherwise its signature by the family's key or its published checksums must hold),
     so a pin is only ever written for content that proved itself. Raises FetchError naming
-    every artifact that did not (and writes nothing).
+    every artifact that did not (and writes nothing). An artifact that nothing vouches for (no
+    signature, no checksums file) is pinned as downloaded only with ``trust_unverified``: trust
+    on first use, for the reviewer of the lock file's diff to accept.
     """
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     entries: list[LockEntry] = []
@@ -35,9 +38,12 @@ async def pin_artifacts(
 
     async def pin(ref: ArtifactRef) -> None:
         try:
-            sha256 = await ctx.verified(ref).sha256.contents()
+            sha256 = await ctx.verified(ref, trust_unverified=trust_unverified).sha256.contents()
         except dagger.ExecError as exc:
             failures.append(exc.stderr.strip().removeprefix("error: "))
+            return
+        except FetchError as exc:
+            failures.append(str(exc))
             return
         except dagger.QueryError as exc:
             failures.append(

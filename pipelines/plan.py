@@ -213,6 +213,12 @@ def _render(
     try:
         spec = render_variant(loaded.variant, placeholder_values(family.family, release, values))
     except RenderError as error:
+        missing = family.family.missing_series(release)
+        used = [n for n in family.family.series_names() if "{" + n + "}" in str(error)]
+        if missing and used:
+            raise InputError(
+                f"variant {loaded.name!r} uses {{{used[0]}}}, but {missing}: add it"
+            ) from None
         raise _render_error(loaded, values, error) from None
     return spec, values
 
@@ -249,6 +255,7 @@ def _layer(
                 ),
             )
             for step in spec.install.artifacts
+            if step.platforms is None or platform in step.platforms
         ),
     )
 

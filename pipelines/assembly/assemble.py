@@ -24,6 +24,7 @@ from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef
 from pipelines.catalog.variant import (
     DebArtifact,
+    DpkgArtifact,
     FileArtifact,
     ImageConfig,
     Install,
@@ -48,7 +49,7 @@ class BuildContext:
     signing_key: KeyRef | None = None
     local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
 
-    def verified(self, ref: ArtifactRef) -> VerifiedArtifact:
+    def verified(self, ref: ArtifactRef, *, trust_unverified: bool = False) -> VerifiedArtifact:
         """``ref`` as a lazily verified file (a local file of the same name replaces the
         download, verified all the same)."""
         return verified_artifact(
@@ -56,6 +57,7 @@ class BuildContext:
             self.signing_key,
             local=self.local_artifacts.get(ref.filename),
             tools_image=self.tools_image,
+            trust_unverified=trust_unverified,
         )
 
 
@@ -139,7 +141,7 @@ def _artifact_into_container(ctx: BuildContext, planned: PlannedArtifact) -> Con
         if isinstance(step, FileArtifact):
             verified = ctx.verified(planned.ref).file
             return ctr.with_file(step.target, verified, permissions=step.mode)
-        return ctr  # 'deb' artifacts are installed with the apt packages
+        return ctr  # 'deb' and 'dpkg' artifacts are installed by the apt step
 
     return apply
 
@@ -189,30 +191,53 @@ def _apt_sources_script(install: Install) -> str:
     return f'. /etc/os-release\ncase "${{VERSION_CODENAME:-}}" in\n{cases}esac\n'
 
 
+def _packages_for_script(install: Install) -> str:
+    """Shell that adds ``apt_packages_for`` of the base's codename (and architecture) to $more."""
+    if not install.apt_packages_for:
+        return ""
+    cases = "".join(
+        f'  {shlex.quote(key)}) more="$more {" ".join(shlex.quote(p) for p in packages)}";;\n'
+        for key, packages in install.apt_packages_for.items()
+    )
+    return (
+        ". /etc/os-release; arch=$(dpkg --print-architecture)\n"
+        'for key in "${VERSION_CODENAME:-}" "${VERSION_CODENAME:-}/$arch"; do\n'
+        f'case "$key" in\n{cases}esac\ndone\n'
+    )
+
+
 def _apt_step(ctx: BuildContext, layer: Layer, cache_key: str) -> ContainerStep:
-    """apt sources, then the apt packages and 'deb' artifacts in one apt-get install."""
+    """apt sources, then the apt packages and 'deb' artifacts in one apt-get install, then the
+    'dpkg' artifacts in one ``dpkg -i``."""
     install = layer.spec.install
     debs = [p for p in layer.artifacts if isinstance(p.step, DebArtifact)]
+    dpkgs = [p for p in layer.artifacts if isinstance(p.step, DpkgArtifact)]
 
     def apply(ctr: dagger.Container) -> dagger.Container:
         packages = [shlex.quote(p) for p in install.apt_packages]
-        for planned in debs:
+        for planned in (*debs, *dpkgs):
             path = f"/run/artifacts/{planned.ref.filename}"
             ctr = ctr.with_mounted_file(path, ctx.verified(planned.ref).file)
-            packages.append(shlex.quote(path))
-        script = _apt_sources_script(install)
-        if packages:
+        packages += [shlex.quote(f"/run/artifacts/{p.ref.filename}") for p in debs]
+        script = _apt_sources_script(install) + _packages_for_script(install)
+        if packages or install.apt_packages_for:
             script += (
                 "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
                 + " ".join(packages)
+                + (" $more" if install.apt_packages_for else "")
                 + "\n"
             )
+        if dpkgs:
+            files = " ".join(shlex.quote(f"/run/artifacts/{p.ref.filename}") for p in dpkgs)
+            options = " ".join(install.dpkg_options)
+            script += f"dpkg -i {options} {files}\n"
         if not script:
             return ctr
         ctr = apt_caches(ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive"), cache_key)
-        ctr = ctr.with_exec(["sh", "-euc", script]).without_env_variable("DEBIAN_FRONTEND")
+        ctr = ctr.with_exec(["sh", "-euc", "more=''\n" + script])
+        ctr = ctr.without_env_variable("DEBIAN_FRONTEND")
         ctr = ctr.without_mount("/var/cache/apt").without_mount("/var/lib/apt/lists")
-        for planned in debs:
+        for planned in (*debs, *dpkgs):
             ctr = ctr.without_mount(f"/run/artifacts/{planned.ref.filename}")
         return ctr
 

@@ -68,8 +68,14 @@ def describe(ref: ArtifactRef) -> str:
     return f"{ref.name} {ref.version} for {ref.platform} ({ref.url})"
 
 
-def planned_checks(ref: ArtifactRef, key: KeyRef | None) -> tuple[str, ...]:
-    """What verifying ``ref`` will check; FetchError when nothing can vouch for it."""
+TRUSTED_ON_FIRST_USE = "trusted on first use: nothing else vouches for it (lock --trust-unverified)"
+
+
+def planned_checks(
+    ref: ArtifactRef, key: KeyRef | None, *, trust_unverified: bool = False
+) -> tuple[str, ...]:
+    """What verifying ``ref`` will check; FetchError when nothing can vouch for it, unless
+    ``trust_unverified`` (only the ``lock`` step does that, to pin such an artifact once)."""
     checks = []
     if ref.sha256_pin is not None:
         checks.append("sha256 pinned")
@@ -77,6 +83,8 @@ def planned_checks(ref: ArtifactRef, key: KeyRef | None) -> tuple[str, ...]:
         checks.append(f"signature by {key.fingerprint}")
     if ref.checksums_url is not None:
         checks.append("published checksums")
+    if not checks and trust_unverified:
+        checks.append(TRUSTED_ON_FIRST_USE)
     if not checks:
         raise FetchError(
             f"{describe(ref)}: nothing to verify it with (no sha256 in the lock file, no "
@@ -91,9 +99,10 @@ def verified_artifact(
     *,
     local: dagger.File | None = None,
     tools_image: str = "debian:12-slim",
+    trust_unverified: bool = False,
 ) -> VerifiedArtifact:
     """``ref`` downloaded (or ``local``) as a file that exists only if it verified; lazy."""
-    checks = planned_checks(ref, key)
+    checks = planned_checks(ref, key, trust_unverified=trust_unverified)
     step = (
         tools_container(tools_image)
         .with_mounted_file(f"/in/{ref.filename}", local or dag.http(ref.url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from pipelines.catalog.fields import CatalogModel, HttpUrl, Identifier, NonEmpty
 from pipelines.catalog.templates import placeholders
 from pipelines.errors import InputError
 from pipelines.platforms import check_platform
-from pipelines.versions import parse_version
+from pipelines.versions import Version, parse_version
 
 ArtifactName = Identifier
 """An artifact's name in ``family.toml`` (also its ``{<name>_version}`` placeholder)."""
@@ -62,6 +63,22 @@ def _artifact_version(value: str) -> str:
 ArtifactVersionStr = Annotated[str, AfterValidator(_artifact_version)]
 """An artifact's own version: semantic (``0.13.0``) or another scheme, e.g. Debian's
 ``2.30-22``; one that is not semantic counts as a final release."""
+
+
+def _series(value: str) -> str:
+    if not re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", value):
+        raise ValueError(f"{value!r} is not a release series: MAJOR.MINOR, e.g. 0.44")
+    return value
+
+
+SeriesKey = Annotated[str, AfterValidator(_series)]
+
+
+def series_key(version: Version) -> str:
+    """``MAJOR.MINOR`` of ``version``: its key in ``[series]``."""
+    return f"{version.major}.{version.minor}"
+
+
 PlatformStr = Annotated[str, AfterValidator(_platform)]
 
 
@@ -167,6 +184,12 @@ class Family(CatalogModel):
     signing_key: SigningKey | None = Field(
         default=None, description="Key that signs the artifacts having a 'signature' URL."
     )
+    series: dict[SeriesKey, dict[Identifier, str]] = Field(
+        default_factory=dict,
+        description="Values that depend on the release series, by 'MAJOR.MINOR', available to "
+        'variants as placeholders (e.g. [series."1.2"] helper_version = "0.9.0": what the 1.2 '
+        "releases ship). A release whose series is absent has none of them.",
+    )
     artifacts: dict[ArtifactName, ArtifactSource] = Field(
         default_factory=dict,
         description="Downloadable artifacts, by name (lowercase letters, digits, '_'); "
@@ -180,6 +203,33 @@ class Family(CatalogModel):
         if duplicates:
             raise ValueError(f"platforms listed more than once: {', '.join(duplicates)}")
         return value
+
+    def series_values(self, version: Version) -> dict[str, str]:
+        """The ``[series]`` placeholders of ``version``'s series (none if it has no entry)."""
+        return dict(self.series.get(series_key(version), {}))
+
+    def missing_series(self, version: Version) -> str | None:
+        """Why ``version`` lacks series placeholders, or None when it has its series."""
+        key = series_key(version)
+        if not self.series or key in self.series:
+            return None
+        return (
+            f"family.toml has no [series.{json.dumps(key)}] for version {version} "
+            f"(series: {', '.join(sorted(self.series))})"
+        )
+
+    def series_names(self) -> set[str]:
+        """Every placeholder name some series defines."""
+        return {name for values in self.series.values() for name in values}
+
+    def artifact_buckets(self, version: Version) -> dict[str, str]:
+        """Placeholders ``{<name>_bucket}`` of the artifacts with buckets: the bucket a release
+        of ``version``'s kind comes from (e.g. ``{deb_bucket}`` = deb or deb-dev)."""
+        return {
+            f"{name}_bucket": source.buckets.final if version.is_final else source.buckets.dev
+            for name, source in self.artifacts.items()
+            if source.buckets is not None
+        }
 
     def artifact_versions(self) -> dict[str, str]:
         """Placeholders ``{<name>_version}`` of the artifacts with a pinned version."""

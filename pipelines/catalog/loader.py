@@ -271,7 +271,12 @@ def _variant_problems(loaded: LoadedVariant, family: LoadedFamily) -> list[Probl
     except CatalogError as error:
         return [*problems, ("base.variant", error.message)]
     problems += _install_problems(variant, family.family, root)
-    reserved = set(RELEASE_PLACEHOLDERS) | set(family.family.artifact_versions())
+    reserved = (
+        set(RELEASE_PLACEHOLDERS)
+        | set(family.family.artifact_versions())
+        | family.family.series_names()
+        | {f"{name}_bucket" for name, a in family.family.artifacts.items() if a.buckets}
+    )
     for key in variant.parameters:
         if key in reserved:
             problems.append(
@@ -325,14 +330,27 @@ def _install_problems(variant: Variant, family: Family, root: BaseKind) -> list[
                     f"{step.artifact!r} is {source.url.rsplit('/', 1)[-1]!r}",
                 )
             )
-        if step.action == "deb" and root == "distroless":
+        if step.action in ("deb", "dpkg") and root == "distroless":
             problems.append(
                 (
                     f"install.artifacts[{index}].action",
                     "a distroless image has no dpkg: 'unpack' an archive instead",
                 )
             )
-    if root == "distroless" and (install.apt_packages or install.apt_sources):
+        elif step.action in ("deb", "dpkg") and source and not source.url.endswith(".deb"):
+            problems.append((field, f"{step.action!r} needs a .deb; {step.artifact!r} is not one"))
+        unknown = [p for p in step.platforms or () if p not in family.platforms]
+        if unknown:
+            problems.append(
+                (
+                    f"install.artifacts[{index}].platforms",
+                    f"{', '.join(unknown)} not among the family's platforms: "
+                    f"{', '.join(family.platforms)}",
+                )
+            )
+    if root == "distroless" and (
+        install.apt_packages or install.apt_sources or install.apt_packages_for
+    ):
         problems.append(
             (
                 "install.apt_packages",

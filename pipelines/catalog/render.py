@@ -52,7 +52,8 @@ class RenderError(ValueError):
 def placeholder_values(
     family: Family, version: Version, params: Mapping[str, str]
 ) -> dict[str, str]:
-    """Every placeholder value for one variant: release, pinned artifact versions, params."""
+    """Every placeholder value for one variant: release, pinned artifact versions, the release
+    series' values, params (InputError when the family lacks the release's series)."""
     return {
         "version": str(version),
         "raw_version": str(version),
@@ -60,6 +61,8 @@ def placeholder_values(
         "minor": str(version.minor),
         "patch": str(version.patch),
         **family.artifact_versions(),
+        **family.artifact_buckets(version),
+        **family.series_values(version),
         **params,
     }
 

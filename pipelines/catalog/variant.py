@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from pipelines.catalog.family import ArtifactName
+from pipelines.catalog.family import ArtifactName, PlatformStr
 from pipelines.catalog.fields import (
     AbsolutePath,
     CatalogModel,
@@ -49,6 +49,26 @@ def _codename(value: str) -> str:
 
 
 Codename = Annotated[str, AfterValidator(_codename)]
+
+
+def _release_key(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]*(/[a-z0-9]+)?", value):
+        raise ValueError(
+            f"{value!r} is not a Debian codename, or codename/architecture such as 'buster/amd64'"
+        )
+    return value
+
+
+ReleaseKey = Annotated[str, AfterValidator(_release_key)]
+
+
+def _dpkg_option(value: str) -> str:
+    if not re.fullmatch(r"--[a-z][a-z-]*(=[A-Za-z0-9,._-]+)?", value):
+        raise ValueError(f"{value!r} is not a dpkg option such as '--force-breaks'")
+    return value
+
+
+DpkgOption = Annotated[str, AfterValidator(_dpkg_option)]
 
 
 class DistrolessBase(CatalogModel):
@@ -106,12 +126,21 @@ class Base(CatalogModel):
         return "distroless"
 
 
-class UnpackArtifact(CatalogModel):
+class ArtifactStep(CatalogModel):
+    """What every ``[[install.artifacts]]`` entry has: the artifact, and where it applies."""
+
+    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+    platforms: list[PlatformStr] | None = Field(
+        default=None,
+        description="Only on these platforms, e.g. ['linux/amd64'] (absent: on every one).",
+    )
+
+
+class UnpackArtifact(ArtifactStep):
     """Unpack a tar archive (plain, gzip, xz, zstd, bzip2) or the tree a .deb installs (without
     running dpkg) into the image."""
 
     action: Literal["unpack"] = Field(description="'unpack'.")
-    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
     target: AbsolutePath = Field(
         default="/", description="Directory the archive is unpacked into. Template."
     )
@@ -120,12 +149,11 @@ class UnpackArtifact(CatalogModel):
     )
 
 
-class MemberArtifact(CatalogModel):
+class MemberArtifact(ArtifactStep):
     """Install one file of a tar archive or of the tree a .deb installs (e.g. a binary from a
     release archive)."""
 
     action: Literal["member"] = Field(description="'member'.")
-    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
     member: NonEmptyStr = Field(
         description="Path of the member in the archive, e.g. 'tool' or 'tool-1.0/bin/tool' (in a "
         ".deb: the installed path without its leading '/', e.g. 'usr/bin/tool'). Template."
@@ -134,33 +162,39 @@ class MemberArtifact(CatalogModel):
     mode: FileMode = Field(default=0o755, description="Permissions (default 0o755).")
 
 
-class FileArtifact(CatalogModel):
+class FileArtifact(ArtifactStep):
     """Install the downloaded file itself (e.g. a static binary or a configuration file)."""
 
     action: Literal["file"] = Field(description="'file'.")
-    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
     target: AbsolutePath = Field(description="Absolute path of the file in the image. Template.")
     mode: FileMode = Field(default=0o644, description="Permissions (default 0o644).")
 
 
-class DebArtifact(CatalogModel):
+class DebArtifact(ArtifactStep):
     """Install a Debian package with apt, together with install.apt_packages (so its
     dependencies resolve); images built on a Debian image only."""
 
     action: Literal["deb"] = Field(description="'deb'.")
-    artifact: ArtifactName = Field(description="Artifact name, as in family.toml [artifacts].")
+
+
+class DpkgArtifact(ArtifactStep):
+    """Install a Debian package with ``dpkg -i`` after the apt step, all of a variant's 'dpkg'
+    artifacts in one call (packages apt cannot resolve, or versions it would not choose, e.g.
+    an older binutils); images built on a Debian image only."""
+
+    action: Literal["dpkg"] = Field(description="'dpkg'.")
 
 
 InstallArtifact = Annotated[
-    UnpackArtifact | MemberArtifact | FileArtifact | DebArtifact,
+    UnpackArtifact | MemberArtifact | FileArtifact | DebArtifact | DpkgArtifact,
     Field(discriminator="action"),
 ]
 
 
 class Install(CatalogModel):
     """Build steps, run in this order: apt sources, apt packages with the 'deb' artifacts, the
-    other artifacts in the order listed, remove, files, symlinks. Apt package lists are always
-    cleaned afterwards."""
+    'dpkg' artifacts, the other artifacts in the order listed, remove, files, symlinks. Apt
+    package lists are always cleaned afterwards."""
 
     artifacts: list[InstallArtifact] = Field(
         default_factory=list,
@@ -175,6 +209,17 @@ class Install(CatalogModel):
     apt_packages: list[NonEmptyStr] = Field(
         default_factory=list,
         description="Debian packages installed with apt-get --no-install-recommends. Template.",
+    )
+    apt_packages_for: dict[ReleaseKey, list[NonEmptyStr]] = Field(
+        default_factory=dict,
+        description="More packages by Debian codename of the base ('buster') or codename and "
+        "Debian architecture ('buster/amd64'), chosen when the image is built: for packages "
+        "that only some releases or architectures have. Template.",
+    )
+    dpkg_options: list[DpkgOption] = Field(
+        default_factory=list,
+        description="Options of the one `dpkg -i` that installs the 'dpkg' artifacts, e.g. "
+        "['--force-breaks'] to put an older package over a newer release's.",
     )
     apt_sources: dict[Codename, NonEmptyStr] = Field(
         default_factory=dict,

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.catalog.loader import load_family
 from pipelines.catalog.lock import LockEntry, render_lock
 from tests.standin import StandinRelease
 
@@ -48,11 +49,15 @@ def standin_catalog(
 
 
 def pins_of(release: StandinRelease) -> list[LockEntry]:
-    """Lock entries with the real sha256 of every stand-in artifact."""
+    """Lock entries with the real sha256 of every stand-in artifact the Falco catalog defines
+    (an artifact's own version when it pins one, else the release's)."""
+    artifacts = load_family(FALCO_CATALOG).family.artifacts
     entries = []
-    for key, sha in sorted(release.sha256.items()):
+    for key, sha in sorted({**release.sha256, **release.dependency_sha256}.items()):
         name, platform = key.split("/", 1)
-        version = release.falcoctl_version if name == "falcoctl" else release.falco_version
+        if name not in artifacts:
+            continue  # e.g. the stand-in falcoctl archive: the catalog takes the .deb's
+        version = artifacts[name].version or release.falco_version
         entry = {"name": name, "version": version, "platform": platform, "sha256": sha}
         entries.append(LockEntry.model_validate(entry))
     return entries

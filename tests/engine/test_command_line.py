@@ -17,6 +17,7 @@ import pytest
 
 from tests.engine.family import REPO_ROOT, mirrors, standin_catalog
 from tests.standin import StandinRelease
+from tests.standin.dependencies import catalog_dependencies
 
 pytestmark = [pytest.mark.engine]
 
@@ -61,10 +62,16 @@ def test_lock_pins_every_artifact_the_release_downloads(
     catalog: Path, standin_release: StandinRelease, standin_server: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "artifacts.lock.toml"
-    done = call(
-        "lock", "--catalog", str(catalog), "--version", standin_release.falco_version,
-        "--mirrors", ",".join(mirrors(standin_server)), "export", "--path", str(out),
-    )  # fmt: skip
+    lock = ["lock", "--catalog", str(catalog), "--version", standin_release.falco_version,
+            "--mirrors", ",".join(mirrors(standin_server))]  # fmt: skip
+    # the legacy toolchain's packages: nothing vouches for them, so no pin without consent
+    refused = call(*lock, "export", "--path", str(out))
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    assert "nothing locked:" in refused.stderr
+    assert "gcc_5 5.5.0-12 for linux/amd64" in refused.stderr
+    assert "nothing to verify it with" in refused.stderr and not out.exists()
+
+    done = call(*lock, "--trust-unverified", "export", "--path", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     pins = {
         (e["name"], e["version"], e["platform"]): e["sha256"]
@@ -72,17 +79,17 @@ def test_lock_pins_every_artifact_the_release_downloads(
     }
     # every artifact of every variant on both platforms, with the sha256 of the served bytes
     expected = {}
-    for name in ("tarball", "deb", "falcoctl"):
+    for name in ("tarball", "deb"):
         for platform in ("linux/amd64", "linux/arm64"):
-            version = (
-                standin_release.falcoctl_version
-                if name == "falcoctl"
-                else standin_release.falco_version
-            )
             served = standin_release.path(name, platform).read_bytes()
-            expected[(name, version, platform)] = hashlib.sha256(served).hexdigest()
+            key = (name, standin_release.falco_version, platform)
+            expected[key] = hashlib.sha256(served).hexdigest()
+    versions = {d.artifact: d.version for d in catalog_dependencies()}
+    for artifact, sha256 in standin_release.dependency_sha256.items():
+        name, platform = artifact.split("/", 1)
+        expected[(name, versions[name], platform)] = sha256
     assert pins == expected
-    assert len(pins) == 6
+    assert len(pins) == 4 + 36  # 16 packages on both platforms, 3 amd64-only, 1 arm64-only
 
 
 def test_build_exports_an_image_through_the_chained_call(

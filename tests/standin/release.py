@@ -13,6 +13,7 @@ from . import layout
 from ._util import sha256_bytes, write_if_changed
 from .content import DRIVER_VERSION, Entry, falco_tree
 from .deb import build_deb
+from .dependencies import build_dependencies
 from .elf import build_falco, build_falcoctl, build_plugin
 from .platforms import Platform, get_platform
 from .signing import ensure_signing_key, sign_files
@@ -61,6 +62,8 @@ class StandinRelease:
     dev: bool = False
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     public_key: bytes = field(default=b"", repr=False)  # the armoured key that was served
+    # the dependencies area's packages, "<catalog artifact>/<platform>" -> sha256
+    dependency_sha256: dict[str, str] = field(default_factory=dict, repr=False)
 
     def relpath(self, artifact: str, platform: str, *, signature: bool = False) -> str:
         """Raw path (relative to ``root``) of ``artifact`` for ``platform``, or of its ``.asc``."""
@@ -223,4 +226,6 @@ def build_standin_release(
     write_if_changed(layout_only.checksums_path, checksums.encode())
     write_if_changed(layout_only.key_path, key.public_armored)
     sign_files(key, to_sign)
-    return dataclasses.replace(layout_only, sha256=digests)
+    # the legacy loader's old toolchain, from Falco's dependencies area (version independent)
+    dependencies = build_dependencies(root, cache / "dependencies")
+    return dataclasses.replace(layout_only, sha256=digests, dependency_sha256=dependencies)

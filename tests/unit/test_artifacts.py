@@ -39,19 +39,13 @@ def test_deb_urls(falco: LoadedFamily) -> None:
     assert dev.url == f"{BASE}/deb-dev/stable/falco-0.44.0-rc2-x86_64.deb"
 
 
-def test_falcoctl_uses_its_own_pinned_version(falco: LoadedFamily) -> None:
+def test_a_dependency_uses_its_own_pinned_version(falco: LoadedFamily) -> None:
     for release in ("0.44.0", "0.45.0-rc1"):
-        ref = falco.artifact_urls("falcoctl", release, "linux/arm64")
-        assert ref.version == "0.13.0"
-        assert ref.url == (
-            "https://github.com/falcosecurity/falcoctl/releases/download/"
-            "v0.13.0/falcoctl_0.13.0_linux_arm64.tar.gz"
-        )
-        assert ref.checksums_url == (
-            "https://github.com/falcosecurity/falcoctl/releases/download/v0.13.0/checksums.txt"
-        )
-        assert ref.signature_url is None
-        assert ref.filename == "falcoctl_0.13.0_linux_arm64.tar.gz"
+        ref = falco.artifact_urls("gcc_5", release, "linux/arm64")
+        assert ref.version == "5.5.0-12"  # Debian's scheme, not semantic: a final release
+        assert ref.url == "https://download.falco.org/dependencies/gcc-5_5.5.0-12_arm64.deb"
+        assert ref.checksums_url is None and ref.signature_url is None
+        assert ref.filename == "gcc-5_5.5.0-12_arm64.deb"
 
 
 def test_mirrors_apply_to_artifact_and_signature(falco: LoadedFamily) -> None:
@@ -60,8 +54,10 @@ def test_mirrors_apply_to_artifact_and_signature(falco: LoadedFamily) -> None:
     assert ref.url == local + ".tar.gz"
     assert ref.signature_url == local + ".tar.gz.asc"
     assert ref.filename == "falco-0.44.0-x86_64.tar.gz"
-    github = falco.artifact_urls("falcoctl", "0.44.0", "linux/amd64", [MIRROR])
-    assert github.url.startswith("https://github.com/")
+    dependency = falco.artifact_urls("gcc_5", "0.44.0", "linux/amd64", [MIRROR])
+    assert dependency.url.startswith("http://127.0.0.1:8080/download.falco.org/dependencies/")
+    other = falco.artifact_urls("tarball", "0.44.0", "linux/amd64", ["https://github.com=http://x"])
+    assert other.url.startswith("https://download.falco.org/")
 
 
 def test_checksums_and_pins_of_a_generic_family(hello: LoadedFamily) -> None:
@@ -82,8 +78,8 @@ def test_plain_family_without_lock(hello: LoadedFamily) -> None:
 def test_unknown_artifact_and_platform(falco: LoadedFamily) -> None:
     with pytest.raises(InputError) as caught:
         falco.artifact_urls("rpm", "0.44.0", "linux/amd64")
-    assert str(caught.value) == (
-        "family 'falco' has no artifact 'rpm'; known artifacts: tarball, deb, falcoctl"
+    assert str(caught.value).startswith(
+        "family 'falco' has no artifact 'rpm'; known artifacts: tarball, deb, cpp_6, "
     )
     with pytest.raises(InputError, match="valid platforms: linux/amd64, linux/arm64"):
         falco.artifact_urls("tarball", "0.44.0", "linux/s390x")

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pipelines.catalog.family import Family
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.catalog.lock import LockFile
-from pipelines.catalog.variant import MemberArtifact, Variant
+from pipelines.catalog.variant import Variant
 
 FALCO_DIR = Path(__file__).resolve().parents[2] / "images" / "falco"
 LOADER_TOOLCHAIN = [
@@ -31,21 +31,30 @@ def test_family(falco: LoadedFamily) -> None:
     assert family.signing_key is not None
     assert family.signing_key.url == "https://falco.org/repo/falcosecurity-packages.asc"
     assert family.signing_key.fingerprint == "478B2FBBC75F4237B731DA4365106822B35B1B1F"
-    assert list(family.artifacts) == ["tarball", "deb", "falcoctl"]
-    tarball, deb, falcoctl = (family.artifacts[name] for name in ("tarball", "deb", "falcoctl"))
+    assert list(family.artifacts)[:2] == ["tarball", "deb"]
+    tarball, deb = (family.artifacts[name] for name in ("tarball", "deb"))
     assert tarball.arch_names == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
     assert deb.arch_names == tarball.arch_names
-    assert falcoctl.arch_names == {"linux/amd64": "amd64", "linux/arm64": "arm64"}
+    # falcoctl is no artifact of its own: the release's .deb and tarball ship it; what each
+    # series ships is recorded for the smoke tests
+    assert "falcoctl" not in family.artifacts
+    assert {key: values["falcoctl_version"] for key, values in family.series.items()} == {
+        "0.41": "0.11.2", "0.42": "0.11.4", "0.43": "0.12.2", "0.44": "0.13.0"
+    }  # fmt: skip
+    # the legacy loader's old toolchain: Debian packages from Falco's dependencies area
+    gcc_5 = family.artifacts["gcc_5"]
+    assert gcc_5.version == "5.5.0-12" and gcc_5.signature is None and gcc_5.checksums is None
+    assert gcc_5.url == "https://download.falco.org/dependencies/gcc-5_{version}_{arch}.deb"
+    assert family.artifacts["binutils"].version == "2.30-22"
     assert tarball.buckets is not None and (tarball.buckets.final, tarball.buckets.dev) == (
         "bin",
         "bin-dev",
     )
     assert deb.buckets is not None and (deb.buckets.final, deb.buckets.dev) == ("deb", "deb-dev")
-    assert falcoctl.buckets is None
     assert tarball.signature == deb.signature == "{url}.asc"
-    assert falcoctl.signature is None and falcoctl.checksums is not None
-    assert (tarball.version, deb.version, falcoctl.version) == (None, None, "0.13.0")
-    assert family.artifact_versions() == {"falcoctl_version": "0.13.0"}
+    assert (tarball.version, deb.version) == (None, None)
+    assert family.artifact_versions()["binutils_version"] == "2.30-22"
+    assert family.authors == "The Falco Authors https://falco.org"  # as Falco's labels say
     assert falco.lock == LockFile()
 
 
@@ -82,7 +91,9 @@ def test_distroless_variant(falco: LoadedFamily) -> None:
         "HOST_ROOT": "/host",
         "HOME": "/root",
         "FALCO_VERSION": "{version}",
+        "VERSION_BUCKET": "{tarball_bucket}",
     }
+    assert variant.image.labels["org.opencontainers.image.revision"] == "{revision}"
     absent = {test.path for test in variant.tests.files if not test.should_exist}
     assert absent == {"/bin/sh", "/usr/bin/apt-get", "/usr/bin/dpkg", "/usr/bin/falcoctl",
                       "/etc/falcoctl"}  # fmt: skip
@@ -94,6 +105,8 @@ def test_distroless_variant(falco: LoadedFamily) -> None:
         "org.opencontainers.image.version",
         "org.opencontainers.image.source",
         "org.opencontainers.image.licenses",
+        "org.opencontainers.image.authors",
+        "org.opencontainers.image.revision",
     }
 
 
@@ -125,9 +138,20 @@ def test_driver_loader_variants(falco: LoadedFamily) -> None:
     assert legacy.tags == ["{version}-{release}", "latest-{release}"]
     assert legacy.parameters == {"release": "buster", "snapshot": "20250630T203427Z"}
     assert legacy.base.image == "debian:{release}"
-    assert [a.action for a in legacy.install.artifacts] == ["deb", "member"]
-    assert [a.action for a in loader.install.artifacts] == ["member"]
-    assert loader.install.apt_packages == legacy.install.apt_packages == LOADER_TOOLCHAIN
+    assert [a.action for a in legacy.install.artifacts] == ["deb"] + ["dpkg"] * 20
+    legacy_dpkg = {a.artifact: a.platforms for a in legacy.install.artifacts if a.action == "dpkg"}
+    assert legacy_dpkg["gcc_5"] is None and legacy_dpkg["binutils_x86_64"] == ["linux/amd64"]
+    assert legacy_dpkg["binutils_aarch64"] == ["linux/arm64"]
+    assert legacy.install.symlinks["/usr/bin/gcc"] == "gcc-5"
+    assert legacy.install.apt_packages_for == {
+        "buster": ["netcat"], "bullseye": ["netcat"], "buster/amd64": ["libmpx2"]
+    }  # fmt: skip
+    assert [(a.action, a.artifact, a.target) for a in loader.install.artifacts] == [  # type: ignore[union-attr]
+        ("member", "deb", "/usr/bin/falcoctl"),
+        ("member", "deb", "/etc/falcoctl/falcoctl.yaml"),
+    ]
+    assert loader.install.apt_packages == sorted([*LOADER_TOOLCHAIN, "gcc-11"])
+    assert legacy.install.apt_packages == sorted([*LOADER_TOOLCHAIN, "bash-completion"])
     # buster through Falco's Debian snapshot, with its security and updates suites
     assert legacy.parameters["snapshot"] == "20250630T203427Z"
     buster = legacy.install.apt_sources["buster"]
@@ -138,17 +162,16 @@ def test_driver_loader_variants(falco: LoadedFamily) -> None:
         assert f"debian-security {release}-security main" in legacy.install.apt_sources[release]
         assert f"{release}-updates main" in legacy.install.apt_sources[release]
     for variant in (loader, legacy):
-        falcoctl = variant.install.artifacts[-1]
-        assert isinstance(falcoctl, MemberArtifact) and falcoctl.artifact == "falcoctl"
-        assert (falcoctl.target, falcoctl.mode) == ("/usr/bin/falcoctl", 0o755)
-        assert variant.install.symlinks == {"/lib/modules": "/host/lib/modules"}
+        assert variant.install.symlinks["/lib/modules"] == "/host/lib/modules"
         assert variant.image.entrypoint == ["/docker-entrypoint.sh"]
         assert variant.tests.metadata is not None
         assert variant.tests.metadata.entrypoint == ["/docker-entrypoint.sh"]
         assert variant.tests.size is not None and variant.tests.size.max_uncompressed_mb == 1500
         commands = {test.name: test for test in variant.tests.commands}
-        assert commands["falcoctl is the pinned version"].expected_output == ["{falcoctl_version}"]
-        assert commands["gcc is installed"].command == ["gcc", "--version"]
+        falcoctl = commands["falcoctl is the one the release ships"]
+        assert falcoctl.expected_output == ["{falcoctl_version}"]
+        gcc = next(c for name, c in commands.items() if name.startswith("gcc is"))
+        assert gcc.command == ["gcc", "--version"]
         files = {test.path: test for test in variant.tests.files}
         assert files["/docker-entrypoint.sh"].executable is True
         assert files["/lib/modules"].is_symlink_to == "/host/lib/modules"

@@ -98,3 +98,39 @@ def test_bad_arguments_fail_with_usage(fake_falcoctl: Path, args: list[str], mes
     assert message in result.stderr
     assert "Usage:" in result.stderr
     assert calls == []
+
+
+@pytest.fixture
+def failing_falcoctl(tmp_path: Path) -> Path:
+    """A falcoctl whose `driver config`, `cleanup` and `printenv` fail (exit 3), and that records
+    every call; `driver install` succeeds."""
+    log = tmp_path / "calls.log"
+    fake = tmp_path / "falcoctl"
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> "{log}"\n'
+        'case "$2" in config|cleanup|printenv) echo "$2 refused" >&2; exit 3;; esac\n'
+    )
+    fake.chmod(0o755)
+    return fake
+
+
+def test_failing_driver_config_does_not_stop_the_install(failing_falcoctl: Path) -> None:
+    """As Falco's loader: Helm's auto mode configures the driver through the Kubernetes API."""
+    result, calls = run(failing_falcoctl, "kmod")
+    assert result.returncode == 0, result.stderr
+    assert "config refused" in result.stderr
+    assert "falcoctl driver config failed: going on with the install" in result.stderr
+    assert calls == [
+        "driver config --type kmod",
+        "driver install --compile=true --download=true --http-insecure=false --http-headers=",
+    ]
+
+
+@pytest.mark.parametrize(("flag", "call"), [("--clean", "cleanup"), ("--print-env", "printenv")])
+def test_clean_and_print_env_exit_0_whatever_falcoctl_says(
+    failing_falcoctl: Path, flag: str, call: str
+) -> None:
+    result, calls = run(failing_falcoctl, flag)
+    assert result.returncode == 0
+    assert f"{call} refused" in result.stderr
+    assert calls == [f"driver {call}"]

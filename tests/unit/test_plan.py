@@ -74,9 +74,12 @@ def test_base_chain_and_layers(falco: LoadedFamily) -> None:
     debian, loader = target.layers
     assert [a.ref.name for a in debian.artifacts] == ["deb"]
     assert debian.artifacts[0].ref.url.endswith("/deb/stable/falco-0.44.0-aarch64.deb")
-    [falcoctl] = loader.artifacts
-    assert (falcoctl.ref.name, falcoctl.ref.version) == ("falcoctl", "0.13.0")
-    assert falcoctl.ref.url.endswith("falcoctl_0.13.0_linux_arm64.tar.gz")
+    # falcoctl and its configuration come from the release's own .deb
+    assert [(a.ref.name, a.step.target) for a in loader.artifacts] == [  # type: ignore[union-attr]
+        ("deb", "/usr/bin/falcoctl"),
+        ("deb", "/etc/falcoctl/falcoctl.yaml"),
+    ]
+    assert loader.artifacts[0].ref == debian.artifacts[0].ref
     assert target.elf_machine == 183
     assert [f.target for f in loader.files] == ["/docker-entrypoint.sh"]
     assert loader.files[0].mode == 0o755
@@ -103,7 +106,12 @@ def test_effective_image_of_loader(falco: LoadedFamily) -> None:
     assert image.entrypoint == ["/docker-entrypoint.sh"]
     assert image.cmd == []
     assert image.workdir == "/"  # inherited from falco-debian
-    assert image.env == {"HOST_ROOT": "/host", "HOME": "/root", "FALCO_VERSION": "0.44.0-rc1"}
+    assert image.env == {
+        "HOST_ROOT": "/host",
+        "HOME": "/root",
+        "FALCO_VERSION": "0.44.0-rc1",
+        "VERSION_BUCKET": "deb-dev",
+    }
     labels = image.labels
     assert labels["org.opencontainers.image.version"] == "0.44.0-rc1"
     assert labels["org.opencontainers.image.title"] == "falco-driver-loader"
@@ -135,7 +143,7 @@ def test_tests_are_rendered_with_escaped_regexes(falco: LoadedFamily) -> None:
     pattern = commands["falco is installed"].expected_output[0]
     assert pattern == r"Falco version: 0\.44\.0\-rc1\+abc"
     assert re.search(pattern, "Falco version: 0.44.0-rc1+abc (x86_64)")
-    assert commands["falcoctl is the pinned version"].expected_output == [r"0\.13\.0"]
+    assert commands["falcoctl is the one the release ships"].expected_output == [r"0\.13\.0"]
     assert target.tests.metadata is not None and target.tests.metadata.labels is not None
     assert target.tests.metadata.labels["org.opencontainers.image.version"] == "0.44.0-rc1+abc"
 
@@ -184,7 +192,7 @@ def test_scoped_parameter_beats_unscoped(falco: LoadedFamily) -> None:
 
 def test_unscoped_parameter_applies_to_variants_declaring_it(falco: LoadedFamily) -> None:
     result = plan(falco, None, ["linux/amd64"], "0.44.0", ["release=bullseye"])
-    assert result.targets[0].layers[0].params == {}
+    assert "release" not in result.targets[0].layers[0].params
     assert result.targets[-1].layers[0].params["release"] == "bullseye"
 
 
@@ -208,11 +216,11 @@ def test_unscoped_parameter_applies_to_variants_declaring_it(falco: LoadedFamily
         (
             {"variants": ["falco"], "params": ["release=bullseye"]},
             "unknown parameter 'release' (from 'release=bullseye'): no variant being built "
-            "declares it; known parameters by variant: falco: none",
+            "declares it; known parameters by variant: falco: revision",
         ),
         (
             {"params": ["falco.release=x"]},
-            "unknown parameter 'release' for variant 'falco'; known parameters: none",
+            "unknown parameter 'release' for variant 'falco'; known parameters: revision",
         ),
         (
             {"variants": ["falco"], "params": ["falco-driver-loader-legacy.release=x"]},

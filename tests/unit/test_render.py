@@ -40,7 +40,10 @@ def test_placeholder_values(falco: LoadedFamily) -> None:
         "major": "0",
         "minor": "44",
         "patch": "1",
-        "falcoctl_version": "0.13.0",
+        "falcoctl_version": "0.13.0",  # from [series."0.44"]
+        "tarball_bucket": "bin-dev",
+        "deb_bucket": "deb-dev",
+        **{f"{name}_version": a.version for name, a in falco.family.artifacts.items() if a.version},
         "release": "x",
     }
 

@@ -74,8 +74,15 @@ while [[ $# -gt 0 ]]; do
 		option="${1%%=*}"
 		install_args+=("--kernel${option#--kernel-}=${1#*=}")
 		;;
-	--clean) exec "$FALCOCTL" driver cleanup ;;
-	--print-env) exec "$FALCOCTL" driver printenv ;;
+	# As Falco's loader: these report what falcoctl says and always exit 0.
+	--clean)
+		"$FALCOCTL" driver cleanup || echo "* falcoctl driver cleanup failed (exit $?)" >&2
+		exit 0
+		;;
+	--print-env)
+		"$FALCOCTL" driver printenv || echo "* falcoctl driver printenv failed (exit $?)" >&2
+		exit 0
+		;;
 	-*) fail "unknown option '$1'" ;;
 	*) fail "unknown driver '$1'" ;;
 	esac
@@ -102,9 +109,14 @@ fi
 driver="${driver:-auto}"
 if [[ "$driver" == auto ]]; then
 	# Let falcoctl choose among every driver this image can provide.
-	"$FALCOCTL" driver config --type modern_ebpf --type kmod
+	config_types=(--type modern_ebpf --type kmod)
 else
-	"$FALCOCTL" driver config --type "$driver"
+	config_types=(--type "$driver")
+fi
+# A failed configuration does not stop the install, as in Falco's loader: Helm's 'auto' mode
+# configures the driver through the Kubernetes API, which this container may not reach.
+if ! "$FALCOCTL" driver config "${config_types[@]}"; then
+	echo "* falcoctl driver config failed: going on with the install" >&2
 fi
 
 exec "$FALCOCTL" driver install \
