@@ -16,7 +16,8 @@ from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.catalog.lock import LOCK_FILE_NAME
-from pipelines.pins import pin_artifacts
+from pipelines.catalog.packages_lock import PACKAGES_LOCK_FILE_NAME
+from pipelines.pins import lock_packages, pin_artifacts
 from pipelines.plan import BuildPlan, plan, render_plan
 from pipelines.release.publish import ReleaseSteps, digests_json, publish_release
 from pipelines.release.scan_report import check_gate_severity
@@ -227,23 +228,38 @@ class ImageFamily:
                 "downloaded (trust on first use: review the diff)."
             ),
         ] = False,
-    ) -> dagger.File:
-        """Download and verify every artifact of a version for every variant and platform, and
-        return the catalog's artifacts.lock.toml with their sha256 pinned, e.g. `lock --version
-        1.2.3 export --path images/hello/artifacts.lock.toml`; existing pins must still match."""
+    ) -> dagger.Directory:
+        """Pin a version: download and verify every artifact of every variant and platform
+        (sha256 in artifacts.lock.toml; existing pins must still match), and resolve every
+        Debian package set its images install, per base and platform, against the mirror's
+        release, -updates and -security suites (exact versions and sha256 in packages.lock.toml).
+        Returns both files, e.g. `lock --version 1.2.3 export --path images/hello`; entries of
+        other versions, bases and parameters are kept."""
         family, family_dir = await load_catalog(catalog)
         build_plan = plan(
             family, version=version or None, params=params or (), mirrors=mirrors or ()
         )
-        text = await pin_artifacts(
+        local = artifacts or ()
+        artifacts_text = await pin_artifacts(
             build_plan,
             family_dir,
             family.lock,
             tools_image=tools_image,
-            local_artifacts=artifacts or (),
+            local_artifacts=local,
             trust_unverified=trust_unverified,
         )
-        return dag.directory().with_new_file(LOCK_FILE_NAME, text).file(LOCK_FILE_NAME)
+        packages_text = await lock_packages(
+            build_plan,
+            family_dir,
+            family.packages_lock,
+            tools_image=tools_image,
+            local_artifacts=local,
+        )
+        return (
+            dag.directory()
+            .with_new_file(LOCK_FILE_NAME, artifacts_text)
+            .with_new_file(PACKAGES_LOCK_FILE_NAME, packages_text)
+        )
 
     # dagger-io 0.19.10 accepts cache= at run time, but its typing overloads omit it.
     @function(cache="never")  # type: ignore[call-overload, untyped-decorator]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef, artifact_urls
 from pipelines.catalog.loader import LoadedFamily, LoadedVariant
 from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
+from pipelines.catalog.packages_lock import PackageSet
 from pipelines.catalog.params import ParamOverride, check_overrides, describe, parse_params
 from pipelines.catalog.params import resolve_params as resolve_variant_params
 from pipelines.catalog.render import RenderError, placeholder_values, render_variant, variant_tags
@@ -57,6 +58,13 @@ class Layer(_Frozen):
     artifacts: tuple[PlannedArtifact, ...] = Field(
         description="install.artifacts for the target's platform, in catalog order."
     )
+    installs_packages: bool = Field(
+        description="Whether the layer installs Debian packages (a distroless root's, or apt "
+        "packages and 'deb' artifacts on a Debian image): they come from the package lock."
+    )
+    packages: PackageSet | None = Field(
+        description="The layer's locked Debian packages for this base and platform, if locked."
+    )
 
 
 class BuildTarget(_Frozen):
@@ -70,6 +78,10 @@ class BuildTarget(_Frozen):
         description="Variants to build in order, root first, ending with this one."
     )
     root_base: Base = Field(description="Rendered base of the chain's root: image or distroless.")
+    base_key: str = Field(
+        description="The root base as the package lock names it: the image reference, or "
+        "'distroless:<release>'."
+    )
     layers: tuple[Layer, ...] = Field(description="The chain's variants, rendered, root first.")
     image: ImageConfig = Field(
         description="Effective configuration of the final image: the chain's configurations "
@@ -128,7 +140,8 @@ def plan(
     ``variants``/``platforms``: ``None`` or empty selects all.  ``version``:
     ``None`` means the family's default version.  ``params``: ``KEY=VALUE`` or
     ``VARIANT.KEY=VALUE``.  ``mirrors``: ``PREFIX=REPLACEMENT``.  Raises
-    :class:`~pipelines.errors.InputError` for any invalid input.
+    :class:`~pipelines.errors.InputError` for any invalid input. Layers carry their locked
+    Debian packages when the package lock has them (see :func:`check_packages_locked`).
     """
     release = parse_version(version if version is not None else family.family.default_version)
     selected = order_variants(family, variants)
@@ -147,11 +160,14 @@ def plan(
         chain = family.chain(name)
         own_spec, own_params = rendered[name]
         tags = _tags(family, chain[-1], release, own_params)
+        root = rendered[chain[0].name][0].base
+        key = _base_key(root)
         for platform in chosen_platforms:
             layers = tuple(
                 _layer(family, loaded, *rendered[loaded.name], release, platform, parsed_mirrors)
                 for loaded in chain
             )
+            layers = tuple(_with_packages(family, layer, key, platform) for layer in layers)
             targets.append(
                 BuildTarget(
                     variant=name,
@@ -160,6 +176,7 @@ def plan(
                     tags=tags,
                     base_chain=tuple(loaded.name for loaded in chain),
                     root_base=layers[0].spec.base,
+                    base_key=key,
                     layers=layers,
                     image=_effective_image(family, layers, release),
                     tests=own_spec.tests,
@@ -167,7 +184,7 @@ def plan(
                 )
             )
     _check_unique_references(family, targets, overrides)
-    key = family.family.signing_key
+    signing = family.family.signing_key
     return BuildPlan(
         family=family.family.name,
         family_directory=family.directory,
@@ -178,8 +195,8 @@ def plan(
         params=tuple(params),
         mirrors=tuple(mirrors),
         signing_key=(
-            KeyRef(url=apply_mirrors(key.url, parsed_mirrors), fingerprint=key.fingerprint)
-            if key
+            KeyRef(url=apply_mirrors(signing.url, parsed_mirrors), fingerprint=signing.fingerprint)
+            if signing
             else None
         ),
         targets=tuple(targets),
@@ -198,6 +215,48 @@ def order_variants(family: LoadedFamily, requested: Sequence[str] | None) -> tup
             if member.name in wanted and member.name not in ordered:
                 ordered.append(member.name)
     return tuple(ordered)
+
+
+def _base_key(root: Base) -> str:
+    if root.distroless is not None:
+        return f"distroless:{root.distroless.release}"
+    assert root.image is not None
+    return root.image
+
+
+def _with_packages(family: LoadedFamily, layer: Layer, base_key: str, platform: str) -> Layer:
+    """``layer`` with its locked Debian packages, when it installs any."""
+    if not layer.installs_packages:
+        return layer
+    packages = family.packages_lock.lookup(layer.variant, base_key, platform)
+    return layer.model_copy(update={"packages": packages})
+
+
+def _installs_packages(spec: Variant) -> bool:
+    install = spec.install
+    debs = any(step.action == "deb" for step in install.artifacts)
+    return bool(spec.base.distroless or install.apt_packages or install.apt_packages_for or debs)
+
+
+def check_packages_locked(build_plan: BuildPlan) -> None:
+    """Raise InputError naming every layer whose Debian packages the package lock lacks, and
+    the command that locks them: builds install locked packages only."""
+    missing = sorted(
+        {
+            f"{layer.variant} on {target.base_key} for {target.platform}"
+            for target in build_plan.targets
+            for layer in target.layers
+            if layer.installs_packages and layer.packages is None
+        }
+    )
+    if missing:
+        request = f" --version {build_plan.version}"
+        request += "".join(f" --params {p}" for p in build_plan.params)
+        raise InputError(
+            f"no locked Debian packages (packages.lock.toml) for {'; '.join(missing)}: run "
+            f"`lock{request}` and export its result into the catalog directory, e.g. "
+            f"`dagger call lock{request} export --path images/{build_plan.family}`"
+        )
 
 
 def _render(
@@ -234,6 +293,8 @@ def _layer(
 ) -> Layer:
     root = family.directory.resolve()
     return Layer(
+        installs_packages=_installs_packages(spec),
+        packages=None,
         variant=loaded.name,
         directory=loaded.directory,
         params=values,

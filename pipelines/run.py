@@ -24,8 +24,10 @@ from dagger import dag
 from pipelines.assembly.assemble import BuildContext, build_container
 from pipelines.assembly.verify import failed_download
 from pipelines.catalog.artifacts import ArtifactRef
+from pipelines.catalog.mirrors import parse_mirrors
+from pipelines.debian.fetch import failed_package
 from pipelines.errors import PipelineError
-from pipelines.plan import BuildPlan, BuildTarget
+from pipelines.plan import BuildPlan, BuildTarget, check_packages_locked
 from pipelines.results import ArtifactDigest, BuildFailed, BuildResult, TargetResult
 from pipelines.smoke.checks import SmokeReport, run_smoke_tests
 
@@ -49,6 +51,8 @@ async def build_context(
         tools_image=tools_image,
         signing_key=build_plan.signing_key,
         local_artifacts=await named_files(local_artifacts),
+        mirrors=parse_mirrors(build_plan.mirrors),
+        native_platform=str(await dag.default_platform()),
     )
 
 
@@ -61,6 +65,7 @@ async def build_target(
     local_artifacts: Sequence[dagger.File] = (),
 ) -> dagger.Container:
     """The container of one target of ``build_plan``, built lazily, not smoke-tested."""
+    check_packages_locked(build_plan)
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     return build_container(ctx, target)
 
@@ -82,7 +87,8 @@ async def _failure(exc: Exception, target: BuildTarget, ctx: BuildContext) -> st
             return own
         return f"{exc.message}: {' '.join(exc.command)[:200]}\n{exc.stderr.strip()[-1500:]}"
     download = await failed_download(target.artifacts, ctx.signing_key)
-    return download or str(exc)
+    packages = [p for layer in target.layers if layer.packages for p in layer.packages.packages]
+    return download or await failed_package(packages, ctx.mirrors) or str(exc)
 
 
 async def _digests(ctx: BuildContext, targets: Sequence[TargetResult]) -> list[ArtifactDigest]:
@@ -112,8 +118,10 @@ async def build_and_test(
 
     ``catalog`` is the family directory the plan was made from (files are copied from it).
     ``local_artifacts`` replace downloads whose file name matches; they are verified all the
-    same. Never raises for a failed target: the result says what failed and why.
+    same. Never raises for a failed target: the result says what failed and why; raises
+    InputError before any work when the package lock lacks a layer's Debian packages.
     """
+    check_packages_locked(build_plan)
     started = time.monotonic()
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     slots: list[TargetResult | None] = [None] * len(build_plan.targets)

@@ -22,17 +22,21 @@ from dagger import dag
 from pipelines.assembly.rootfs import distroless_rootfs
 from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef
+from pipelines.catalog.mirrors import Mirror
+from pipelines.catalog.packages_lock import PackageSet
 from pipelines.catalog.variant import (
     DebArtifact,
     DpkgArtifact,
     FileArtifact,
     ImageConfig,
-    Install,
     MemberArtifact,
     UnpackArtifact,
 )
+from pipelines.debian.fetch import verified_debs
+from pipelines.debian.sources import sources_script
+from pipelines.errors import InputError
 from pipelines.plan import BuildTarget, Layer, PlannedArtifact
-from pipelines.tools import apt_caches, tools_container
+from pipelines.tools import tools_container
 
 # Fixed timestamp of distroless files (SOURCE_DATE_EPOCH style): identical inputs, identical digest.
 EPOCH = 0
@@ -48,6 +52,18 @@ class BuildContext:
     tools_image: str
     signing_key: KeyRef | None = None
     local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
+    mirrors: Sequence[Mirror] = ()
+    native_platform: str = "linux/amd64"
+
+    def debs(self, packages: PackageSet) -> dagger.Directory:
+        """The locked packages as verified files (repacked uncompressed for a foreign
+        platform, whose dpkg runs emulated)."""
+        return verified_debs(
+            packages.packages,
+            tools_image=self.tools_image,
+            mirrors=self.mirrors,
+            repack=packages.platform != self.native_platform,
+        )
 
     def verified(self, ref: ArtifactRef, *, trust_unverified: bool = False) -> VerifiedArtifact:
         """``ref`` as a lazily verified file (a local file of the same name replaces the
@@ -179,79 +195,81 @@ def distroless_layer(ctx: BuildContext, layer: Layer) -> DirectoryStep:
     return apply
 
 
-def _apt_sources_script(install: Install) -> str:
-    """Shell that replaces sources.list when the base's codename has an entry."""
-    if not install.apt_sources:
-        return ""
-    cases = "".join(
-        f"  {shlex.quote(codename)}) printf '%s\\n' {shlex.quote(text)} > /etc/apt/sources.list;"
-        " rm -f /etc/apt/sources.list.d/*;;\n"
-        for codename, text in install.apt_sources.items()
-    )
-    return f'. /etc/os-release\ncase "${{VERSION_CODENAME:-}}" in\n{cases}esac\n'
+_INSTALL = r"""
+set -eu
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+if layer_sources; then rm -f /etc/apt/sources.list.d/*; fi
+before=$(dpkg-query -W -f '${Package}\n')
+set -- /run/debs/*.deb $DEBS
+if [ -e "$1" ]; then
+  # the locked packages and the 'deb' artifacts, from files only: no index, no download
+  mkdir -p /tmp/apt/lists/partial /tmp/apt/cache/archives/partial
+  apt-get -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::State::Lists=/tmp/apt/lists -o Dir::Cache=/tmp/apt/cache \
+    install -y --no-install-recommends "$@"
+  # what was not asked for is a dependency, marked automatic as apt from a mirror would
+  auto=""
+  for name in $LOCKED; do
+    case " $REQUESTED $(echo $before) " in *" $name "*) ;; *) auto="$auto $name";; esac
+  done
+  [ -z "$auto" ] || apt-mark auto $auto >/dev/null
+fi
+[ -z "$DPKGS" ] || dpkg -i $DPKG_OPTIONS $DPKGS
+# nothing of the build's own in the layer: logs, caches, backup files
+rm -rf /tmp/apt /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* \
+  /var/cache/debconf/*-old /var/cache/ldconfig/aux-cache /var/cache/apt/*.bin
+"""
 
 
-def _packages_for_script(install: Install) -> str:
-    """Shell that adds ``apt_packages_for`` of the base's codename (and architecture) to $more."""
-    if not install.apt_packages_for:
-        return ""
-    cases = "".join(
-        f'  {shlex.quote(key)}) more="$more {" ".join(shlex.quote(p) for p in packages)}";;\n'
-        for key, packages in install.apt_packages_for.items()
-    )
-    return (
-        ". /etc/os-release; arch=$(dpkg --print-architecture)\n"
-        'for key in "${VERSION_CODENAME:-}" "${VERSION_CODENAME:-}/$arch"; do\n'
-        f'case "$key" in\n{cases}esac\ndone\n'
-    )
-
-
-def _apt_step(ctx: BuildContext, layer: Layer, cache_key: str) -> ContainerStep:
-    """apt sources, then the apt packages and 'deb' artifacts in one apt-get install, then the
-    'dpkg' artifacts in one ``dpkg -i``."""
+def _apt_step(ctx: BuildContext, layer: Layer) -> ContainerStep:
+    """The layer's apt sources, then its locked Debian packages with its 'deb' artifacts in one
+    apt-get install from files, then its 'dpkg' artifacts in one ``dpkg -i``."""
     install = layer.spec.install
     debs = [p for p in layer.artifacts if isinstance(p.step, DebArtifact)]
     dpkgs = [p for p in layer.artifacts if isinstance(p.step, DpkgArtifact)]
+    packages = layer.packages
+    if layer.installs_packages and packages is None:
+        raise InputError(f"{layer.variant}: no locked Debian packages: run lock")
+    if not (packages or install.apt_sources or dpkgs):
+        return lambda ctr: ctr
+
+    def path(planned: PlannedArtifact) -> str:
+        return f"/run/artifacts/{planned.ref.filename}"
 
     def apply(ctr: dagger.Container) -> dagger.Container:
-        packages = [shlex.quote(p) for p in install.apt_packages]
         for planned in (*debs, *dpkgs):
-            path = f"/run/artifacts/{planned.ref.filename}"
-            ctr = ctr.with_mounted_file(path, ctx.verified(planned.ref).file)
-        packages += [shlex.quote(f"/run/artifacts/{p.ref.filename}") for p in debs]
-        script = _apt_sources_script(install) + _packages_for_script(install)
-        if packages or install.apt_packages_for:
-            script += (
-                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-                + " ".join(packages)
-                + (" $more" if install.apt_packages_for else "")
-                + "\n"
+            ctr = ctr.with_mounted_file(path(planned), ctx.verified(planned.ref).file)
+        if packages is not None:
+            ctr = ctr.with_mounted_directory("/run/debs", ctx.debs(packages))
+        script = sources_script(install, "/etc/apt/sources.list") + _INSTALL
+        ctr = (
+            ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive")
+            .with_env_variable("DEBS", " ".join(shlex.quote(path(p)) for p in debs))
+            .with_env_variable("DPKGS", " ".join(shlex.quote(path(p)) for p in dpkgs))
+            .with_env_variable("DPKG_OPTIONS", " ".join(install.dpkg_options))
+            .with_env_variable(
+                "LOCKED", " ".join(p.name for p in packages.packages) if packages else ""
             )
-        if dpkgs:
-            files = " ".join(shlex.quote(f"/run/artifacts/{p.ref.filename}") for p in dpkgs)
-            options = " ".join(install.dpkg_options)
-            script += f"dpkg -i {options} {files}\n"
-        if not script:
-            return ctr
-        ctr = apt_caches(ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive"), cache_key)
-        ctr = ctr.with_exec(["sh", "-euc", "more=''\n" + script])
-        ctr = ctr.without_env_variable("DEBIAN_FRONTEND")
-        ctr = ctr.without_mount("/var/cache/apt").without_mount("/var/lib/apt/lists")
+            .with_env_variable("REQUESTED", " ".join(packages.requested) if packages else "")
+            .with_exec(["sh", "-c", script])
+        )
+        for name in ("DEBIAN_FRONTEND", "DEBS", "DPKGS", "DPKG_OPTIONS", "LOCKED", "REQUESTED"):
+            ctr = ctr.without_env_variable(name)
         for planned in (*debs, *dpkgs):
-            ctr = ctr.without_mount(f"/run/artifacts/{planned.ref.filename}")
-        return ctr
+            ctr = ctr.without_mount(path(planned))
+        return ctr.without_mount("/run/debs") if packages is not None else ctr
 
     return apply
 
 
-def debian_layer(ctx: BuildContext, layer: Layer, cache_key: str) -> ContainerStep:
+def debian_layer(ctx: BuildContext, layer: Layer) -> ContainerStep:
     """One variant's steps on a Debian image."""
     install = layer.spec.install
 
     def apply(ctr: dagger.Container) -> dagger.Container:
         for name, value in install.env.items():
             ctr = ctr.with_env_variable(name, value)
-        ctr = ctr.with_(_apt_step(ctx, layer, cache_key))
+        ctr = ctr.with_(_apt_step(ctx, layer))
         for planned in layer.artifacts:
             ctr = ctr.with_(_artifact_into_container(ctx, planned))
         if install.remove:
@@ -314,7 +332,11 @@ def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
     platform = dagger.Platform(target.platform)
     root = target.root_base
     if root.distroless is not None:
-        rootfs = distroless_rootfs(root.distroless, target.platform, ctx.tools_image)
+        packages = target.layers[0].packages
+        if packages is None:
+            raise InputError(f"{target.variant}: no locked Debian packages for its root: run lock")
+        debs = verified_debs(packages.packages, tools_image=ctx.tools_image, mirrors=ctx.mirrors)
+        rootfs = distroless_rootfs(root.distroless, target.platform, ctx.tools_image, debs)
         for layer in target.layers:
             rootfs = rootfs.with_(distroless_layer(ctx, layer))
         rootfs = rootfs.with_(_fixed_timestamps(ctx.tools_image))
@@ -322,7 +344,6 @@ def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
     else:
         assert root.image is not None
         ctr = dag.container(platform=platform).from_(root.image)
-        cache_key = f"{root.image}-{target.platform}".replace("/", "_").replace(":", "_")
         for layer in target.layers:
-            ctr = ctr.with_(debian_layer(ctx, layer, cache_key))
+            ctr = ctr.with_(debian_layer(ctx, layer))
     return ctr.with_(configure(target.image))

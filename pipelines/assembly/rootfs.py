@@ -1,6 +1,6 @@
 """Distroless root filesystems assembled from Debian packages, the way rules_distroless does.
 
-Packages for the target architecture are downloaded and unpacked by the native tools container
+The locked packages for the target architecture are unpacked by the native tools container
 (``dpkg-deb`` extraction, no maintainer scripts, no emulation), so the arm64 rootfs costs the
 same as the amd64 one. The result has no shell and no package manager unless a listed package
 brings one; each package's control file is kept under ``/var/lib/dpkg/status.d`` so SBOM and
@@ -8,8 +8,6 @@ vulnerability scanners can see what the image holds.
 """
 
 from __future__ import annotations
-
-import shlex
 
 import dagger
 
@@ -21,34 +19,13 @@ UNMERGED_USR_RELEASES = frozenset({"stretch", "buster", "bullseye"})
 
 _ASSEMBLE = r"""
 set -eu
-mkdir -p /work/debs /work/lists/partial
-{
-  echo "deb [arch=$ARCH] $MIRROR $RELEASE main"
-  echo "deb [arch=$ARCH] $MIRROR $RELEASE-updates main"
-  echo "deb [arch=$ARCH] $SECURITY_MIRROR $RELEASE-security main"
-} > /work/sources.list
-dpkg --add-architecture "$ARCH"
-APT="-o Dir::Etc::SourceList=/work/sources.list -o Dir::Etc::SourceParts=/dev/null \
- -o Dir::State::Lists=/work/lists -o APT::Get::List-Cleanup=0 -qq"
-apt-get $APT update
-cd /work/debs
-wanted=""
-for p in $PACKAGES; do
-  # Architecture: all packages have no candidate under the :$ARCH qualifier
-  if apt-cache $APT show --no-all-versions "$p:$ARCH" 2>/dev/null | grep -q '^Package:'; then
-    wanted="$wanted $p:$ARCH"
-  else
-    wanted="$wanted $p:all"
-  fi
-done
-apt-get $APT download $wanted
 mkdir -p /rootfs && cd /rootfs
 if [ "$MERGED_USR" = 1 ]; then
   for d in bin sbin lib; do mkdir -p "usr/$d"; ln -s "usr/$d" "$d"; done
   if [ "$ARCH" = amd64 ]; then mkdir -p usr/lib64; ln -s usr/lib64 lib64; fi
 fi
 mkdir -p var/lib/dpkg/status.d
-for deb in /work/debs/*.deb; do
+for deb in /debs/*.deb; do
   dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C /rootfs
   name=$(dpkg-deb -f "$deb" Package)
   dpkg-deb -f "$deb" > "var/lib/dpkg/status.d/$name"
@@ -76,17 +53,17 @@ install -d -m 0700 -o 65532 -g 65532 home/nonroot
 """
 
 
-def distroless_rootfs(spec: DistrolessBase, platform: str, tools_image: str) -> dagger.Directory:
-    """The root filesystem of ``spec`` for ``platform`` (e.g. ``linux/arm64``)."""
+def distroless_rootfs(
+    spec: DistrolessBase, platform: str, tools_image: str, debs: dagger.Directory
+) -> dagger.Directory:
+    """The root filesystem of ``spec`` for ``platform`` (e.g. ``linux/arm64``), unpacked from
+    ``debs``: the base's locked packages, verified (see :mod:`pipelines.debian.fetch`)."""
     arch = platform.split("/")[1]
     merged = "0" if spec.release in UNMERGED_USR_RELEASES else "1"
     return (
         tools_container(tools_image)
+        .with_mounted_directory("/debs", debs)
         .with_env_variable("ARCH", arch)
-        .with_env_variable("RELEASE", spec.release)
-        .with_env_variable("MIRROR", spec.debian_mirror)
-        .with_env_variable("SECURITY_MIRROR", spec.security_mirror)
-        .with_env_variable("PACKAGES", " ".join(shlex.quote(p) for p in spec.packages))
         .with_env_variable("MERGED_USR", merged)
         .with_exec(["sh", "-c", _ASSEMBLE])
         .directory("/rootfs")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from pipelines.catalog.artifacts import ARCHIVE_SUFFIXES, ArtifactRef, artifact_
 from pipelines.catalog.family import Family
 from pipelines.catalog.lock import LOCK_FILE_NAME, LockFile
 from pipelines.catalog.mirrors import Mirror, parse_mirrors
+from pipelines.catalog.packages_lock import PACKAGES_LOCK_FILE_NAME, PackagesLock
 from pipelines.catalog.problems import Problem, validation_problems
 from pipelines.catalog.render import RELEASE_PLACEHOLDERS
 from pipelines.catalog.tags import is_floating
@@ -59,12 +60,13 @@ class LoadedVariant:
 
 @dataclass(frozen=True)
 class LoadedFamily:
-    """A validated family: its ``family.toml``, variants in catalog order and lock file."""
+    """A validated family: its ``family.toml``, variants in catalog order and lock files."""
 
     family: Family
     variants: tuple[LoadedVariant, ...]
     lock: LockFile
     directory: Path
+    packages_lock: PackagesLock = field(default_factory=PackagesLock)
 
     @property
     def variant_names(self) -> tuple[str, ...]:
@@ -159,8 +161,13 @@ def load_family(path: Path) -> LoadedFamily:
     lock = _read_model(lock_file, LockFile) if lock_file.exists() else LockFile()
     _raise_if(lock_file, _lock_problems(lock, family))
 
+    packages_file = directory / PACKAGES_LOCK_FILE_NAME
+    packages_lock = (
+        _read_model(packages_file, PackagesLock) if packages_file.exists() else PackagesLock()
+    )
+
     variants = _read_variants(directory)
-    loaded = LoadedFamily(family, variants, lock, directory)
+    loaded = LoadedFamily(family, variants, lock, directory, packages_lock)
     for variant in variants:
         _raise_if(variant.file, _variant_problems(variant, loaded))
     return loaded

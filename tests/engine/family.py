@@ -33,8 +33,10 @@ def standin_catalog(
     *,
     pins: Sequence[LockEntry] = (),
     fingerprint: str | None = None,
+    packages: str | None = None,
 ) -> Path:
-    """A copy of the Falco catalog that trusts the stand-in signing key, with ``pins`` locked."""
+    """A copy of the Falco catalog that trusts the stand-in signing key, with ``pins`` locked
+    and ``packages`` as its packages.lock.toml (when given)."""
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(FALCO_CATALOG, out)
     family = out / "family.toml"
@@ -45,6 +47,8 @@ def standin_catalog(
     )
     family.write_text(text)
     (out / "artifacts.lock.toml").write_text(render_lock(list(pins)))
+    if packages is not None:
+        (out / "packages.lock.toml").write_text(packages)
     return out
 
 

@@ -54,9 +54,14 @@ def wrong_pin(release: StandinRelease) -> list[LockEntry]:
 
 
 async def test_checksum_mismatch_stops_the_build(
-    tmp_path: Path, standin_release: StandinRelease, standin_server: str
+    tmp_path: Path, standin_release: StandinRelease, standin_server: str, falco_packages: str
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release, pins=wrong_pin(standin_release))
+    catalog = standin_catalog(
+        tmp_path / "falco",
+        standin_release,
+        pins=wrong_pin(standin_release),
+        packages=falco_packages,
+    )
     with pytest.raises(BuildFailed) as failed:
         await build_falco(catalog, standin_release, standin_server)
     message = str(failed.value)
@@ -68,9 +73,9 @@ async def test_checksum_mismatch_stops_the_build(
 
 
 async def test_missing_artifact_stops_the_build(
-    tmp_path: Path, standin_release: StandinRelease, standin_server: str
+    tmp_path: Path, standin_release: StandinRelease, standin_server: str, falco_packages: str
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release)
+    catalog = standin_catalog(tmp_path / "falco", standin_release, packages=falco_packages)
     with pytest.raises(BuildFailed) as failed:
         await build_falco(catalog, standin_release, standin_server, version="0.44.9")
     message = str(failed.value)
@@ -80,9 +85,11 @@ async def test_missing_artifact_stops_the_build(
 
 
 async def test_tampered_artifact_fails_its_signature(
-    tmp_path: Path, standin_release: StandinRelease, standin_server: str
+    tmp_path: Path, standin_release: StandinRelease, standin_server: str, falco_packages: str
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release)  # nothing pinned
+    catalog = standin_catalog(
+        tmp_path / "falco", standin_release, packages=falco_packages
+    )  # nothing pinned
     original = standin_release.path("tarball", "linux/amd64")
     tampered = tmp_path / "local" / original.name
     tampered.parent.mkdir()
@@ -101,9 +108,11 @@ async def test_tampered_artifact_fails_its_signature(
 
 
 async def test_signature_by_another_key_is_refused(
-    tmp_path: Path, standin_release: StandinRelease, standin_server: str
+    tmp_path: Path, standin_release: StandinRelease, standin_server: str, falco_packages: str
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release, fingerprint=FALCO_FINGERPRINT)
+    catalog = standin_catalog(
+        tmp_path / "falco", standin_release, fingerprint=FALCO_FINGERPRINT, packages=falco_packages
+    )
     with pytest.raises(BuildFailed) as failed:
         await build_falco(catalog, standin_release, standin_server)
     message = str(failed.value)
@@ -112,9 +121,9 @@ async def test_signature_by_another_key_is_refused(
 
 
 async def test_local_artifact_is_used_and_verified(
-    tmp_path: Path, standin_release: StandinRelease, standin_server: str
+    tmp_path: Path, standin_release: StandinRelease, standin_server: str, falco_packages: str
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release)
+    catalog = standin_catalog(tmp_path / "falco", standin_release, packages=falco_packages)
     local = dag.host().file(str(standin_release.path("tarball", "linux/amd64")))
     report = await build_falco(catalog, standin_release, standin_server, artifacts=[local])
     assert "1/1 images passed" in report
@@ -139,9 +148,13 @@ async def test_local_artifact_is_used_and_verified(
     ],
 )
 async def test_bad_requests_fail_before_any_build(
-    tmp_path: Path, standin_release: StandinRelease, options: dict[str, Any], expected: str
+    tmp_path: Path,
+    standin_release: StandinRelease,
+    options: dict[str, Any],
+    expected: str,
+    falco_packages: str,
 ) -> None:
-    catalog = standin_catalog(tmp_path / "falco", standin_release)
+    catalog = standin_catalog(tmp_path / "falco", standin_release, packages=falco_packages)
     request: dict[str, Any] = {"version": standin_release.falco_version, **options}
     with pytest.raises(InputError) as failed:
         await module().build_all(catalog=dag.host().directory(str(catalog)), **request)

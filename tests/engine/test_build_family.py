@@ -34,11 +34,15 @@ ALL_VARIANTS = ("falco", "falco-debian", "falco-driver-loader", "falco-driver-lo
 
 @pytest.fixture(scope="session")
 def pinned_catalog(
-    tmp_path_factory: pytest.TempPathFactory, standin_release: StandinRelease
+    tmp_path_factory: pytest.TempPathFactory, standin_release: StandinRelease, falco_packages: str
 ) -> Path:
-    """The Falco catalog trusting the stand-in key, with every stand-in artifact pinned."""
+    """The Falco catalog trusting the stand-in key, with every stand-in artifact pinned and
+    every Debian package locked."""
     return standin_catalog(
-        tmp_path_factory.mktemp("catalog") / "falco", standin_release, pins=pins_of(standin_release)
+        tmp_path_factory.mktemp("catalog") / "falco",
+        standin_release,
+        pins=pins_of(standin_release),
+        packages=falco_packages,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.family import REPO_ROOT, mirrors, standin_catalog
+from tests.engine.family import LEGACY_RELEASE, REPO_ROOT, mirrors, standin_catalog
 from tests.standin import StandinRelease
 from tests.standin.dependencies import catalog_dependencies
 
@@ -36,9 +36,13 @@ def call(*argv: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, standin_release: StandinRelease) -> Path:
-    """The Falco catalog trusting the stand-in key, nothing pinned."""
-    return standin_catalog(tmp_path_factory.mktemp("cli") / "falco", standin_release)
+def catalog(
+    tmp_path_factory: pytest.TempPathFactory, standin_release: StandinRelease, falco_packages: str
+) -> Path:
+    """The Falco catalog trusting the stand-in key, no artifact pinned, packages locked."""
+    return standin_catalog(
+        tmp_path_factory.mktemp("cli") / "falco", standin_release, packages=falco_packages
+    )
 
 
 def test_plan_without_catalog_uses_the_default_path_of_the_module() -> None:
@@ -61,8 +65,9 @@ def test_bad_flag_fails_before_any_session() -> None:
 def test_lock_pins_every_artifact_the_release_downloads(
     catalog: Path, standin_release: StandinRelease, standin_server: str, tmp_path: Path
 ) -> None:
-    out = tmp_path / "artifacts.lock.toml"
+    out = tmp_path / "locked"
     lock = ["lock", "--catalog", str(catalog), "--version", standin_release.falco_version,
+            "--params", f"release={LEGACY_RELEASE}",
             "--mirrors", ",".join(mirrors(standin_server))]  # fmt: skip
     # the legacy toolchain's packages: nothing vouches for them, so no pin without consent
     refused = call(*lock, "export", "--path", str(out))
@@ -75,7 +80,7 @@ def test_lock_pins_every_artifact_the_release_downloads(
     assert done.returncode == 0, done.stderr[-3000:]
     pins = {
         (e["name"], e["version"], e["platform"]): e["sha256"]
-        for e in tomllib.loads(out.read_text())["artifact"]
+        for e in tomllib.loads((out / "artifacts.lock.toml").read_text())["artifact"]
     }
     # every artifact of every variant on both platforms, with the sha256 of the served bytes
     expected = {}
@@ -90,6 +95,13 @@ def test_lock_pins_every_artifact_the_release_downloads(
         expected[(name, versions[name], platform)] = sha256
     assert pins == expected
     assert len(pins) == 4 + 36  # 16 packages on both platforms, 3 amd64-only, 1 arm64-only
+    # and every Debian package set of every variant and platform, next to it
+    sets = tomllib.loads((out / "packages.lock.toml").read_text())["set"]
+    assert {(s["variant"], s["platform"]) for s in sets} == {
+        (v, p)
+        for v in ("falco", "falco-debian", "falco-driver-loader", "falco-driver-loader-legacy")
+        for p in ("linux/amd64", "linux/arm64")
+    }
 
 
 def test_build_exports_an_image_through_the_chained_call(

@@ -41,11 +41,20 @@ def hello_mirror(hello_release: HelloRelease) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def hello_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example catalog without its made-up pins: the published checksums vouch."""
+async def hello_catalog(tmp_path_factory: pytest.TempPathFactory, hello_mirror: str) -> Path:
+    """The example catalog without its made-up pins, then locked as a user would: `lock`
+    exported into it (the published checksums vouch for the artifacts; Debian packages are
+    resolved against the mirror)."""
+    unlocked = tmp_path_factory.mktemp("hello-unlocked") / "hello"
+    shutil.copytree(HELLO, unlocked)
+    (unlocked / "artifacts.lock.toml").unlink()
+    lock = await module().lock(
+        catalog=dag.host().directory(str(unlocked)), version="1.2.3", mirrors=[hello_mirror]
+    )
+    # a new path: the session's snapshot of the unlocked one would be reused
     out = tmp_path_factory.mktemp("hello-catalog") / "hello"
-    shutil.copytree(HELLO, out)
-    (out / "artifacts.lock.toml").unlink()
+    shutil.copytree(unlocked, out)
+    await lock.export(str(out))
     return out
 
 
@@ -88,14 +97,11 @@ async def test_debian_hello_installs_a_member_and_a_file(
 
 
 async def test_lock_pins_the_example_family(
-    hello_catalog: Path, hello_mirror: str, hello_release: HelloRelease
+    hello_catalog: Path, hello_release: HelloRelease
 ) -> None:
-    lock = await module().lock(
-        catalog=dag.host().directory(str(hello_catalog)), version="1.2.3", mirrors=[hello_mirror]
-    )
     pins = {
         (e["name"], e["platform"]): e["sha256"]
-        for e in tomllib.loads(await lock.contents())["artifact"]
+        for e in tomllib.loads((hello_catalog / "artifacts.lock.toml").read_text())["artifact"]
     }
     assert pins == {
         ("tarball", "linux/amd64"): hello_release.sha256["hello-1.2.3.linux-amd64.tar.gz"],
@@ -103,3 +109,24 @@ async def test_lock_pins_the_example_family(
         ("motd", "linux/amd64"): hello_release.sha256["motd.txt"],
         ("motd", "linux/arm64"): hello_release.sha256["motd.txt"],
     }
+
+
+async def test_lock_resolves_every_debian_package_set(hello_catalog: Path) -> None:
+    lock = tomllib.loads((hello_catalog / "packages.lock.toml").read_text())
+    sets = {(s["variant"], s["base"], s["platform"]): s for s in lock["set"]}
+    assert set(sets) == {
+        ("hello", "distroless:bookworm", "linux/amd64"),
+        ("hello", "distroless:bookworm", "linux/arm64"),
+        ("hello-debian", "docker.io/library/debian:bookworm-slim", "linux/amd64"),
+        ("hello-debian", "docker.io/library/debian:bookworm-slim", "linux/arm64"),
+    }
+    distroless = sets[("hello", "distroless:bookworm", "linux/arm64")]
+    assert distroless["release"] == "bookworm"
+    assert {p["name"] for p in distroless["packages"]} == {"base-files", "libc6"}  # no deps added
+    libc6 = next(p for p in distroless["packages"] if p["name"] == "libc6")
+    assert libc6["architecture"] == "arm64" and len(libc6["sha256"]) == 64
+    debian = sets[("hello-debian", "docker.io/library/debian:bookworm-slim", "linux/amd64")]
+    assert debian["requested"][:1] == ["ca-certificates"]
+    names = {p["name"] for p in debian["packages"]}
+    assert {"ca-certificates", "openssl"} <= names  # with its dependencies
+    assert all(p["url"].startswith("http://deb.debian.org/") for p in debian["packages"])

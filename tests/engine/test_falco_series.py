@@ -22,9 +22,11 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
 FALCOCTL_CHECK = "command 'falcoctl is the one the release ships'"
 
 
-async def build_loader(out: Path, release: StandinRelease, server: str) -> BuildResult:
+async def build_loader(
+    out: Path, release: StandinRelease, server: str, packages: str
+) -> BuildResult:
     """falco-driver-loader for linux/amd64 from ``release``, every artifact pinned."""
-    catalog = standin_catalog(out / "falco", release, pins=pins_of(release))
+    catalog = standin_catalog(out / "falco", release, pins=pins_of(release), packages=packages)
     build_plan = plan(
         load_family(catalog),
         variants=["falco-driver-loader"],
@@ -56,10 +58,10 @@ def release_0_43_wrong(
 
 
 async def test_a_0_43_loader_runs_0_43s_falcoctl_with_its_config(
-    tmp_path: Path, release_0_43: tuple[StandinRelease, str]
+    tmp_path: Path, release_0_43: tuple[StandinRelease, str], falco_packages: str
 ) -> None:
     release, server = release_0_43
-    result = await build_loader(tmp_path, release, server)
+    result = await build_loader(tmp_path, release, server, falco_packages)
     [loader] = result.targets
     assert loader.passed, result.render()
     assert loader.container is not None
@@ -70,10 +72,10 @@ async def test_a_0_43_loader_runs_0_43s_falcoctl_with_its_config(
 
 
 async def test_a_release_shipping_another_falcoctl_fails_its_smoke_test(
-    tmp_path: Path, release_0_43_wrong: tuple[StandinRelease, str]
+    tmp_path: Path, release_0_43_wrong: tuple[StandinRelease, str], falco_packages: str
 ) -> None:
     release, server = release_0_43_wrong
-    result = await build_loader(tmp_path, release, server)
+    result = await build_loader(tmp_path, release, server, falco_packages)
     [loader] = result.targets
     assert loader.report is not None
     failed = {r.check: r.detail for r in loader.report.failures}

@@ -85,10 +85,14 @@ async def small_family(
     tmp_path_factory: pytest.TempPathFactory,
     standin_release: StandinRelease,
     standin_server: str,
+    falco_packages: str,
 ) -> BuildResult:
     """falco and falco-debian for both platforms, built and smoke-tested."""
     catalog = standin_catalog(
-        tmp_path_factory.mktemp("pub") / "falco", standin_release, pins=pins_of(standin_release)
+        tmp_path_factory.mktemp("pub") / "falco",
+        standin_release,
+        pins=pins_of(standin_release),
+        packages=falco_packages,
     )
     build_plan = plan(
         load_family(catalog),

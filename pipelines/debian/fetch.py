@@ -1,0 +1,81 @@
+"""Locked Debian packages as a directory of verified .deb files.
+
+Each package is downloaded by the engine (cached by URL, shared by every image that needs it),
+then one step checks every sha256 against the lock and copies the files to its output only
+if all of them match. For a foreign platform the packages are also repacked with an
+uncompressed data member, natively: the files are the same, and the emulated dpkg that installs
+them no longer decompresses (about a third of its time on arm64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagger
+from dagger import dag
+
+from pipelines.catalog.mirrors import Mirror, apply_mirrors
+from pipelines.catalog.packages_lock import LockedPackage
+from pipelines.tools import tools_container
+
+_VERIFY = r"""
+set -u
+cd /in
+if ! sha256sum --quiet -c /lock.sha256 > /tmp/check 2>&1; then
+  sed -n 's/: FAILED.*$//p' /tmp/check | while read -r file; do
+    echo "error: $file: sha256 differs from packages.lock.toml (the mirror changed it): run lock"
+  done >&2
+  exit 1
+fi
+mkdir -p /out
+for deb in *.deb; do
+  if [ "$REPACK" = 1 ]; then
+    tree=$(mktemp -d)
+    dpkg-deb -R "$deb" "$tree" && dpkg-deb -b -Znone "$tree" "/out/$deb" >/dev/null || exit 1
+    rm -rf "$tree"
+  else
+    cp "$deb" "/out/$deb"
+  fi
+done
+"""
+
+
+def verified_debs(
+    packages: Sequence[LockedPackage],
+    *,
+    tools_image: str,
+    mirrors: Sequence[Mirror] = (),
+    repack: bool = False,
+) -> dagger.Directory:
+    """The .deb files of ``packages``, each checked against its locked sha256 (lazy)."""
+    step = tools_container(tools_image)
+    for package in packages:
+        step = step.with_mounted_file(
+            f"/in/{package.filename}", dag.http(apply_mirrors(package.url, mirrors))
+        )
+    sums = "".join(f"{p.sha256}  {p.filename}\n" for p in packages)
+    return (
+        step.with_new_file("/lock.sha256", sums)
+        .with_env_variable("REPACK", "1" if repack else "0")
+        .with_exec(["sh", "-c", _VERIFY])
+        .directory("/out")
+    )
+
+
+async def failed_package(
+    packages: Sequence[LockedPackage], mirrors: Sequence[Mirror] = ()
+) -> str | None:
+    """After a build failed on a download, the locked package that cannot be downloaded (the
+    mirror dropped a superseded version: the lock is stale), or None."""
+    for package in packages:
+        url = apply_mirrors(package.url, mirrors)
+        try:
+            await dag.http(url).size()
+        except dagger.QueryError as exc:
+            lines = str(exc).strip().splitlines()
+            why = lines[0] if lines else type(exc).__name__
+            return (
+                f"{package.name} {package.version} ({package.architecture}): download failed: "
+                f"{url}: {why}; the mirror no longer serves the locked version: run lock again"
+            )
+    return None
