@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import dagger
 from dagger import dag
 
+from pipelines.assembly.floor_step import with_floor
 from pipelines.assembly.rootfs import distroless_rootfs
 from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef
@@ -289,9 +290,10 @@ def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
     platform = dagger.Platform(target.platform)
     root = target.root_base
     if root.distroless is not None:
-        rootfs = distroless_rootfs(root.distroless, target.platform, ctx.tools_image)
+        rootfs = base = distroless_rootfs(root.distroless, target.platform, ctx.tools_image)
         for layer in target.layers:
             rootfs = rootfs.with_(distroless_layer(ctx, layer))
+        rootfs = rootfs.with_(with_floor(root.distroless, base, ctx.tools_image))
         rootfs = rootfs.with_(_fixed_timestamps(ctx.tools_image))
         ctr = dag.container(platform=platform).with_rootfs(rootfs)
     else:

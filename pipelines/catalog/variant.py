@@ -51,6 +51,36 @@ def _codename(value: str) -> str:
 Codename = Annotated[str, AfterValidator(_codename)]
 
 
+class DistrolessFloor(CatalogModel):
+    """Prune the packages' files to what the image's programs load, once every variant of the
+    chain is installed: the ELF dependency closure of the roots (interpreter and DT_NEEDED
+    libraries, resolved for the platform as the dynamic loader resolves them), what every
+    distroless image keeps (CA bundle, time zones, os-release and debian_version,
+    passwd/group/nsswitch.conf, each package's copyright file and the common licences it cites,
+    dpkg status.d) and the ``keep`` globs. The chain's own files always stay. A library no
+    package installs, or a package without its copyright file, fails the build."""
+
+    roots: list[AbsolutePath] | None = Field(
+        default=None,
+        description="Globs of the ELF executables and shared objects whose closure is kept, "
+        "e.g. a program one of the packages installs; libraries a program loads with dlopen "
+        "must be roots too. Default: every ELF file the chain's artifacts and files install. "
+        "Template.",
+    )
+    keep: list[AbsolutePath] = Field(
+        default_factory=list,
+        description="Globs of other package files to keep, e.g. '/etc/services' ('*' stays in "
+        "one directory, '**' spans directories, a directory keeps all it holds); each must "
+        "match something. Template.",
+    )
+    gconv: Literal["auto", "keep", "drop"] = Field(
+        default="auto",
+        description="glibc's iconv modules: 'auto' keeps them only when a loaded object calls "
+        "iconv_open (libstdc++'s calls, for named locales only, do not count: a floor keeps "
+        "no locales).",
+    )
+
+
 class DistrolessBase(CatalogModel):
     """A root filesystem assembled from Debian packages: no shell, no package manager."""
 
@@ -68,6 +98,10 @@ class DistrolessBase(CatalogModel):
         default="http://deb.debian.org/debian-security",
         description="Debian security archive of the release's -security suite: packages come "
         "from the release, -updates and -security, the newest version of each winning.",
+    )
+    floor: DistrolessFloor | None = Field(
+        default=None,
+        description="Prune the image to its floor (absent: every file of every package stays).",
     )
 
 
