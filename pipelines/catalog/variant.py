@@ -338,6 +338,28 @@ class ElfTest(CatalogModel):
     )
 
 
+class LoadTest(CatalogModel):
+    """Have the image's own dynamic loader load ELF files with every library they need and bind
+    their symbols, without running them (what ``ldd -r`` does): proves that a program or a plugin
+    it loads with dlopen will load in the image. Runs in the image (emulated for a foreign
+    platform); needs no shell."""
+
+    path: AbsolutePath = Field(
+        description="ELF executable or shared object; a glob ('*', '?') loads every match and "
+        "fails when nothing matches, e.g. '/usr/lib/app/plugins/*.so'. Template."
+    )
+    loader: AbsolutePath | None = Field(
+        default=None,
+        description="Dynamic loader to run (default: glibc's for the platform, e.g. "
+        "/lib64/ld-linux-x86-64.so.2 on linux/amd64).",
+    )
+    bind_symbols: bool = Field(
+        default=True,
+        description="Also fail on an undefined symbol; set false for a plugin that takes "
+        "symbols from the program that loads it.",
+    )
+
+
 class SizeBudget(CatalogModel):
     """Upper bounds on the image size, in megabytes (10^6 bytes)."""
 
@@ -359,6 +381,9 @@ class Tests(CatalogModel):
     )
     metadata: MetadataTest | None = Field(default=None, description="Image configuration test.")
     elf: list[ElfTest] = Field(default_factory=list, description="Binary architecture tests.")
+    loads: list[LoadTest] = Field(
+        default_factory=list, description="Dynamic loading tests (programs and plugins)."
+    )
     size: SizeBudget | None = Field(default=None, description="Image size budget.")
 
     @model_validator(mode="after")
