@@ -50,6 +50,8 @@ def _codename(value: str) -> str:
 
 Codename = Annotated[str, AfterValidator(_codename)]
 
+DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+
 
 class DistrolessFloor(CatalogModel):
     """Prune the packages' files to what the image's programs load, once every variant of the
@@ -360,6 +362,41 @@ class LoadTest(CatalogModel):
     )
 
 
+class SecurityUpdatesTest(CatalogModel):
+    """No pending security updates, without a CVE database: every installed Debian package (the
+    dpkg status file, or the status.d records of a distroless image) is at least at the version
+    its release's security suite has. A pending fix fails the check with the package, the
+    installed and the fixed version. The suite's signed Packages index for the image's
+    architecture is fetched with apt when the check runs (cached for at most an hour)."""
+
+    mirror: HttpUrl = Field(
+        default=DEBIAN_SECURITY_MIRROR, description="Debian security archive. Template."
+    )
+    suite: NonEmptyStr | None = Field(
+        default=None,
+        description="Security suite (default: '<codename>-security', with the codename of the "
+        "image's /etc/os-release). Template.",
+    )
+    components: list[NonEmptyStr] = Field(
+        default_factory=lambda: ["main"], min_length=1, description="Archive components."
+    )
+    from_image_sources: bool = Field(
+        default=False,
+        description="Take the security suites from the image's own apt sources instead (entries "
+        "whose suite ends in '-security' or '/updates', e.g. buster's from a snapshot); leave "
+        "mirror and suite out then.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecurityUpdatesTest:
+        custom = self.suite is not None or self.mirror != DEBIAN_SECURITY_MIRROR
+        if self.from_image_sources and custom:
+            raise ValueError(
+                "from_image_sources takes the suites from the image: drop mirror and suite"
+            )
+        return self
+
+
 class SizeBudget(CatalogModel):
     """Upper bounds on the image size, in megabytes (10^6 bytes)."""
 
@@ -385,6 +422,9 @@ class Tests(CatalogModel):
         default_factory=list, description="Dynamic loading tests (programs and plugins)."
     )
     size: SizeBudget | None = Field(default=None, description="Image size budget.")
+    security_updates: SecurityUpdatesTest | None = Field(
+        default=None, description="Pending security updates must be none."
+    )
 
     @model_validator(mode="after")
     def _unique_command_names(self) -> Tests:

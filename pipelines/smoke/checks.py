@@ -29,6 +29,7 @@ from pipelines.plan import BuildTarget
 from pipelines.platforms import machine_name
 from pipelines.smoke.check_result import CheckResult
 from pipelines.smoke.loads import check_loads
+from pipelines.smoke.security_updates import check_security_updates
 from pipelines.tools import tools_container
 
 __all__ = ["CheckResult", "ImageSize", "SmokeReport", "SmokeTestFailure", "run_smoke_tests"]
@@ -232,6 +233,12 @@ async def run_smoke_tests(
     if tests.metadata is not None:
         checks.append(partial(_metadata, ctr, tests.metadata))
     checks += [partial(_elf, ctr, t, target.elf_machine, tools_image) for t in tests.elf]
+    if tests.security_updates is not None:
+        checks.append(
+            partial(
+                check_security_updates, ctr, tests.security_updates, target.platform, tools_image
+            )
+        )
     # Checks with one result per file they match (a glob may match several).
     everything = [partial(_one_result, check) for check in checks]
     everything += [partial(check_loads, ctr, t, target.elf_machine) for t in tests.loads]
