@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import dagger
 from dagger import dag
 
+from pipelines.assembly.floor_step import with_floor
 from pipelines.assembly.rootfs import distroless_rootfs
 from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef
@@ -327,18 +328,26 @@ def configure(image: ImageConfig) -> ContainerStep:
     return apply
 
 
+def distroless_base(ctx: BuildContext, target: BuildTarget) -> dagger.Directory:
+    """The unpacked locked packages of a distroless target's root (lazy)."""
+    root = target.root_base.distroless
+    packages = target.layers[0].packages
+    assert root is not None
+    if packages is None:
+        raise InputError(f"{target.variant}: no locked Debian packages for its root: run lock")
+    debs = verified_debs(packages.packages, tools_image=ctx.tools_image, mirrors=ctx.mirrors)
+    return distroless_rootfs(root, target.platform, ctx.tools_image, debs)
+
+
 def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
     """The image of ``target``: its chain built root first, then configured (lazy)."""
     platform = dagger.Platform(target.platform)
     root = target.root_base
     if root.distroless is not None:
-        packages = target.layers[0].packages
-        if packages is None:
-            raise InputError(f"{target.variant}: no locked Debian packages for its root: run lock")
-        debs = verified_debs(packages.packages, tools_image=ctx.tools_image, mirrors=ctx.mirrors)
-        rootfs = distroless_rootfs(root.distroless, target.platform, ctx.tools_image, debs)
+        rootfs = base = distroless_base(ctx, target)
         for layer in target.layers:
             rootfs = rootfs.with_(distroless_layer(ctx, layer))
+        rootfs = rootfs.with_(with_floor(root.distroless, base, ctx.tools_image))
         rootfs = rootfs.with_(_fixed_timestamps(ctx.tools_image))
         ctr = dag.container(platform=platform).with_rootfs(rootfs)
     else:

@@ -50,6 +50,38 @@ def _codename(value: str) -> str:
 
 Codename = Annotated[str, AfterValidator(_codename)]
 
+DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+
+
+class DistrolessFloor(CatalogModel):
+    """Prune the packages' files to what the image's programs load, once every variant of the
+    chain is installed: the ELF dependency closure of the roots (interpreter and DT_NEEDED
+    libraries, resolved for the platform as the dynamic loader resolves them), what every
+    distroless image keeps (CA bundle, time zones, os-release and debian_version,
+    passwd/group/nsswitch.conf, each package's copyright file and the common licences it cites,
+    dpkg status.d) and the ``keep`` globs. The chain's own files always stay. A library no
+    package installs, or a package without its copyright file, fails the build."""
+
+    roots: list[AbsolutePath] | None = Field(
+        default=None,
+        description="Globs of the ELF executables and shared objects whose closure is kept, "
+        "e.g. a program one of the packages installs; libraries a program loads with dlopen "
+        "must be roots too. Default: every ELF file the chain's artifacts and files install. "
+        "Template.",
+    )
+    keep: list[AbsolutePath] = Field(
+        default_factory=list,
+        description="Globs of other package files to keep, e.g. '/etc/services' ('*' stays in "
+        "one directory, '**' spans directories, a directory keeps all it holds); each must "
+        "match something. Template.",
+    )
+    gconv: Literal["auto", "keep", "drop"] = Field(
+        default="auto",
+        description="glibc's iconv modules: 'auto' keeps them only when a loaded object calls "
+        "iconv_open (libstdc++'s calls, for named locales only, do not count: a floor keeps "
+        "no locales).",
+    )
+
 
 def _release_key(value: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9-]*(/[a-z0-9]+)?", value):
@@ -88,6 +120,10 @@ class DistrolessBase(CatalogModel):
         default="http://deb.debian.org/debian-security",
         description="Debian security archive of the release's -security suite: packages come "
         "from the release, -updates and -security, the newest version of each winning.",
+    )
+    floor: DistrolessFloor | None = Field(
+        default=None,
+        description="Prune the image to its floor (absent: every file of every package stays).",
     )
 
 
@@ -349,6 +385,63 @@ class ElfTest(CatalogModel):
     )
 
 
+class LoadTest(CatalogModel):
+    """Have the image's own dynamic loader load ELF files with every library they need and bind
+    their symbols, without running them (what ``ldd -r`` does): proves that a program or a plugin
+    it loads with dlopen will load in the image. Runs in the image (emulated for a foreign
+    platform); needs no shell."""
+
+    path: AbsolutePath = Field(
+        description="ELF executable or shared object; a glob ('*', '?') loads every match and "
+        "fails when nothing matches, e.g. '/usr/lib/app/plugins/*.so'. Template."
+    )
+    loader: AbsolutePath | None = Field(
+        default=None,
+        description="Dynamic loader to run (default: glibc's for the platform, e.g. "
+        "/lib64/ld-linux-x86-64.so.2 on linux/amd64).",
+    )
+    bind_symbols: bool = Field(
+        default=True,
+        description="Also fail on an undefined symbol; set false for a plugin that takes "
+        "symbols from the program that loads it.",
+    )
+
+
+class SecurityUpdatesTest(CatalogModel):
+    """No pending security updates, without a CVE database: every installed Debian package (the
+    dpkg status file, or the status.d records of a distroless image) is at least at the version
+    its release's security suite has. A pending fix fails the check with the package, the
+    installed and the fixed version. The suite's signed Packages index for the image's
+    architecture is fetched with apt when the check runs (cached for at most an hour)."""
+
+    mirror: HttpUrl = Field(
+        default=DEBIAN_SECURITY_MIRROR, description="Debian security archive. Template."
+    )
+    suite: NonEmptyStr | None = Field(
+        default=None,
+        description="Security suite (default: '<codename>-security', with the codename of the "
+        "image's /etc/os-release). Template.",
+    )
+    components: list[NonEmptyStr] = Field(
+        default_factory=lambda: ["main"], min_length=1, description="Archive components."
+    )
+    from_image_sources: bool = Field(
+        default=False,
+        description="Take the security suites from the image's own apt sources instead (entries "
+        "whose suite ends in '-security' or '/updates', e.g. buster's from a snapshot); leave "
+        "mirror and suite out then.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecurityUpdatesTest:
+        custom = self.suite is not None or self.mirror != DEBIAN_SECURITY_MIRROR
+        if self.from_image_sources and custom:
+            raise ValueError(
+                "from_image_sources takes the suites from the image: drop mirror and suite"
+            )
+        return self
+
+
 class SizeBudget(CatalogModel):
     """Upper bounds on the image size, in megabytes (10^6 bytes)."""
 
@@ -370,7 +463,13 @@ class Tests(CatalogModel):
     )
     metadata: MetadataTest | None = Field(default=None, description="Image configuration test.")
     elf: list[ElfTest] = Field(default_factory=list, description="Binary architecture tests.")
+    loads: list[LoadTest] = Field(
+        default_factory=list, description="Dynamic loading tests (programs and plugins)."
+    )
     size: SizeBudget | None = Field(default=None, description="Image size budget.")
+    security_updates: SecurityUpdatesTest | None = Field(
+        default=None, description="Pending security updates must be none."
+    )
 
     @model_validator(mode="after")
     def _unique_command_names(self) -> Tests:

@@ -27,18 +27,14 @@ from pipelines.catalog.variant import (
 from pipelines.errors import PipelineError
 from pipelines.plan import BuildTarget
 from pipelines.platforms import machine_name
+from pipelines.smoke.check_result import CheckResult
+from pipelines.smoke.loads import check_loads
+from pipelines.smoke.security_updates import check_security_updates
 from pipelines.tools import tools_container
 
+__all__ = ["CheckResult", "ImageSize", "SmokeReport", "SmokeTestFailure", "run_smoke_tests"]
+
 MB = 1_000_000
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one check."""
-
-    check: str
-    passed: bool
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,6 +216,10 @@ def _size(size: ImageSize, budget: SizeBudget) -> CheckResult:
     return CheckResult("size budget", not problems, "; ".join(problems))
 
 
+async def _one_result(check: Callable[[], Awaitable[CheckResult]]) -> list[CheckResult]:
+    return [await check()]
+
+
 async def run_smoke_tests(
     target: BuildTarget, ctr: dagger.Container, tools_image: str
 ) -> SmokeReport:
@@ -233,9 +233,18 @@ async def run_smoke_tests(
     if tests.metadata is not None:
         checks.append(partial(_metadata, ctr, tests.metadata))
     checks += [partial(_elf, ctr, t, target.elf_machine, tools_image) for t in tests.elf]
-    results: list[CheckResult | None] = [None] * len(checks)
+    if tests.security_updates is not None:
+        checks.append(
+            partial(
+                check_security_updates, ctr, tests.security_updates, target.platform, tools_image
+            )
+        )
+    # Checks with one result per file they match (a glob may match several).
+    everything = [partial(_one_result, check) for check in checks]
+    everything += [partial(check_loads, ctr, t, target.elf_machine) for t in tests.loads]
+    results: list[list[CheckResult]] = [[] for _ in everything]
 
-    async def run(index: int, check: Callable[[], Awaitable[CheckResult]]) -> None:
+    async def run(index: int, check: Callable[[], Awaitable[list[CheckResult]]]) -> None:
         results[index] = await check()
 
     sizes: list[ImageSize] = []
@@ -245,9 +254,9 @@ async def run_smoke_tests(
 
     async with anyio.create_task_group() as group:  # the tarballs are written meanwhile
         group.start_soon(size_of)
-        for index, check in enumerate(checks):
+        for index, check in enumerate(everything):
             group.start_soon(run, index, check)
-    done = [r for r in results if r is not None]
+    done = [result for found in results for result in found]
     [size] = sizes
     if tests.size is not None:
         done.append(_size(size, tests.size))

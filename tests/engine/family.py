@@ -6,9 +6,14 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from dagger import dag
 
 from pipelines.catalog.loader import load_family
 from pipelines.catalog.lock import LockEntry, render_lock
+from pipelines.pins import lock_packages
+from pipelines.plan import plan
 from tests.standin import StandinRelease
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +70,17 @@ def pins_of(release: StandinRelease) -> list[LockEntry]:
         entry = {"name": name, "version": version, "platform": platform, "sha256": sha}
         entries.append(LockEntry.model_validate(entry))
     return entries
+
+
+async def locked(catalog: Path, **plan_options: Any) -> Path:  # noqa: ANN401
+    """``catalog`` with its packages.lock.toml written by the pipeline's own lock step, for
+    the plan ``plan_options`` describe (what a user runs before building a new catalog)."""
+    family = load_family(catalog)
+    text = await lock_packages(
+        plan(family, **plan_options),
+        dag.host().directory(str(catalog)),
+        family.packages_lock,
+        tools_image=TOOLS_IMAGE,
+    )
+    (catalog / "packages.lock.toml").write_text(text)
+    return catalog
