@@ -210,7 +210,7 @@ class ImageFamily:
         result = await built(
             catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
         )
-        return oci_tarballs(result)
+        return oci_tarballs(result, tools_image)
 
     @function
     async def lock(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef, artifact_urls
 from pipelines.catalog.loader import LoadedFamily, LoadedVariant
 from pipelines.catalog.mirrors import Mirror, apply_mirrors, parse_mirrors
-from pipelines.catalog.packages_lock import PackageSet
+from pipelines.catalog.packages_lock import PackageSet, epoch_of
 from pipelines.catalog.params import ParamOverride, check_overrides, describe, parse_params
 from pipelines.catalog.params import resolve_params as resolve_variant_params
 from pipelines.catalog.render import RenderError, placeholder_values, render_variant, variant_tags
@@ -119,6 +119,10 @@ class BuildPlan(_Frozen):
     targets: tuple[BuildTarget, ...] = Field(
         description="Variants in build order, each for every platform in family order."
     )
+    source_date_epoch: int = Field(
+        description="Time every image's config and build-made files carry: the package lock's "
+        "date (0 without one), so that the same inputs give the same image digests."
+    )
 
     @property
     def artifacts(self) -> tuple[ArtifactRef, ...]:
@@ -200,6 +204,7 @@ def plan(
             else None
         ),
         targets=tuple(targets),
+        source_date_epoch=epoch_of(family.packages_lock.date),
     )
 
 

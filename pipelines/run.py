@@ -27,6 +27,7 @@ from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.mirrors import parse_mirrors
 from pipelines.debian.fetch import failed_package
 from pipelines.errors import PipelineError
+from pipelines.oci.reproducible import reproducible_tarball
 from pipelines.plan import BuildPlan, BuildTarget, check_packages_locked
 from pipelines.results import ArtifactDigest, BuildFailed, BuildResult, TargetResult
 from pipelines.smoke.checks import SmokeReport, run_smoke_tests
@@ -166,12 +167,15 @@ async def build_all(
     return result
 
 
-def oci_tarballs(result: BuildResult) -> dagger.Directory:
-    """One multi-platform OCI tarball per variant (``<variant>.tar``) plus ``report.txt``."""
+def oci_tarballs(result: BuildResult, tools_image: str = DEFAULT_TOOLS_IMAGE) -> dagger.Directory:
+    """One multi-platform OCI tarball per variant (``<variant>.tar``, platforms in the family's
+    order, reproducible: see :mod:`pipelines.oci.reproducible`) plus ``report.txt``."""
     out = dag.directory().with_new_file("report.txt", result.render())
+    epoch = result.plan.source_date_epoch
     for variant in result.plan.variants:
         containers = result.containers(variant)
         if containers:
-            first, *rest = containers
-            out = out.with_file(f"{variant}.tar", first.as_tarball(platform_variants=rest))
+            out = out.with_file(
+                f"{variant}.tar", reproducible_tarball(containers, epoch, tools_image)
+            )
     return out

@@ -54,3 +54,9 @@ def tools_container(image: str = "debian:12-slim") -> dagger.Container:
     """``image`` with gnupg and CA certificates installed (a cached step)."""
     base = dag.container().from_(image).with_env_variable("DEBIAN_FRONTEND", "noninteractive")
     return with_apt_packages(base, TOOLS_PACKAGES, f"tools-{image}")
+
+
+def python_tools(tools_image: str) -> dagger.Container:
+    """The tools container with Python 3 (a cached step): for the pipeline's own stdlib-only
+    scripts that run on files of the build (the distroless floor, image layouts)."""
+    return with_apt_packages(tools_container(tools_image), ("python3",), f"python-{tools_image}")

@@ -18,16 +18,11 @@ from dagger import dag
 
 from pipelines.assembly import floor as floor_package
 from pipelines.catalog.variant import DistrolessBase, DistrolessFloor
-from pipelines.tools import tools_container, with_apt_packages
+from pipelines.tools import python_tools
 
 CODE = "/opt/floor"
 REPORT = "/out/floor.json"
 DirectoryStep = Callable[[dagger.Directory], dagger.Directory]
-
-
-def python_tools(tools_image: str) -> dagger.Container:
-    """The tools container with Python 3 (a cached step)."""
-    return with_apt_packages(tools_container(tools_image), ("python3",), f"python-{tools_image}")
 
 
 def floor_code() -> dagger.Directory:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
@@ -100,6 +101,13 @@ class PackagesLock(CatalogModel):
     def lookup(self, variant: str, base: str, platform: str) -> PackageSet | None:
         """The set locked for ``variant`` built on ``base`` for ``platform``, if any."""
         return next((s for s in self.set if s.key == (variant, base, platform)), None)
+
+
+def epoch_of(date: str | None) -> int:
+    """SOURCE_DATE_EPOCH of a lock date (RFC 3339, UTC); 0 when nothing was locked."""
+    if date is None:
+        return 0
+    return int(datetime.fromisoformat(date.replace("Z", "+00:00")).timestamp())
 
 
 def merge(lock: PackagesLock, sets: Iterable[PackageSet], date: str) -> PackagesLock:

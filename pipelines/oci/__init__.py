@@ -1,0 +1,1 @@
+"""OCI images as files: reproducible image layouts (fixed times, fixed order)."""
