@@ -6,12 +6,15 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from pipelines.catalog.family import Family
 from pipelines.catalog.loader import LoadedFamily, load_family
 from pipelines.catalog.lock import LockFile
 from pipelines.catalog.variant import Variant
+from pipelines.errors import InputError
+from pipelines.plan import check_packages_locked, plan
 
 FALCO_DIR = Path(__file__).resolve().parents[2] / "images" / "falco"
 LOADER_TOOLCHAIN = [
@@ -228,3 +231,13 @@ def test_every_model_field_has_a_description() -> None:
     names = {model.__name__ for model in seen}
     assert {"SigningKey", "ArtifactSource", "Buckets", "SizeBudget", "MetadataTest"} <= names
     assert {"DistrolessBase", "CommandTest", "FileSpec", "LockEntry"} <= names
+
+
+def test_the_committed_package_lock_covers_the_family(falco: LoadedFamily) -> None:
+    """Every image builds from the committed lock (the legacy loader on bullseye, the release
+    this machine's mirror serves; buster needs `lock --params release=buster` where a buster
+    snapshot is reachable)."""
+    check_packages_locked(plan(falco, params=["release=bullseye"]))
+    with pytest.raises(InputError, match="falco-driver-loader-legacy on debian:buster"):
+        check_packages_locked(plan(falco))
+    assert falco.packages_lock.date is not None
