@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagger
 from dagger import dag
 
-TOOLS_PACKAGES = ("gnupg", "ca-certificates")
+TOOLS_PACKAGES = ("gnupg", "ca-certificates", "curl")
 
 
 def apt_caches(ctr: dagger.Container, key: str) -> dagger.Container:
@@ -51,7 +51,7 @@ def with_apt_packages(
 
 
 def tools_container(image: str = "debian:12-slim") -> dagger.Container:
-    """``image`` with gnupg and CA certificates installed (a cached step)."""
+    """``image`` with gnupg, CA certificates and curl installed (a cached step)."""
     base = dag.container().from_(image).with_env_variable("DEBIAN_FRONTEND", "noninteractive")
     return with_apt_packages(base, TOOLS_PACKAGES, f"tools-{image}")
 
