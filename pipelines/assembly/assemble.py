@@ -15,6 +15,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import dagger
 from dagger import dag
@@ -43,6 +44,7 @@ from pipelines.tools import tools_container
 EPOCH = 0
 DirectoryStep = Callable[[dagger.Directory], dagger.Directory]
 ContainerStep = Callable[[dagger.Container], dagger.Container]
+Tree = TypeVar("Tree", dagger.Container, dagger.Directory)
 
 
 @dataclass
@@ -131,36 +133,18 @@ def _member(ctx: BuildContext, planned: PlannedArtifact, step: MemberArtifact) -
     )
 
 
-def _artifact_into_rootfs(ctx: BuildContext, planned: PlannedArtifact) -> DirectoryStep:
+def _with_artifact(ctx: BuildContext, planned: PlannedArtifact, tree: Tree) -> Tree:
+    """``tree`` (a distroless root filesystem or a container) with one 'unpack', 'member' or
+    'file' step applied; 'deb' and 'dpkg' steps are the apt step's (and refused by the catalog
+    on a distroless root)."""
     step = planned.step
-
-    def apply(rootfs: dagger.Directory) -> dagger.Directory:
-        if isinstance(step, UnpackArtifact):
-            return rootfs.with_directory(step.target, _unpacked(ctx, planned, step))
-        if isinstance(step, MemberArtifact):
-            return rootfs.with_file(step.target, _member(ctx, planned, step), permissions=step.mode)
-        if isinstance(step, FileArtifact):
-            verified = ctx.verified(planned.ref).file
-            return rootfs.with_file(step.target, verified, permissions=step.mode)
-        raise AssertionError(f"{step.action} in a distroless root (refused by the catalog)")
-
-    return apply
-
-
-def _artifact_into_container(ctx: BuildContext, planned: PlannedArtifact) -> ContainerStep:
-    step = planned.step
-
-    def apply(ctr: dagger.Container) -> dagger.Container:
-        if isinstance(step, UnpackArtifact):
-            return ctr.with_directory(step.target, _unpacked(ctx, planned, step))
-        if isinstance(step, MemberArtifact):
-            return ctr.with_file(step.target, _member(ctx, planned, step), permissions=step.mode)
-        if isinstance(step, FileArtifact):
-            verified = ctx.verified(planned.ref).file
-            return ctr.with_file(step.target, verified, permissions=step.mode)
-        return ctr  # 'deb' and 'dpkg' artifacts are installed by the apt step
-
-    return apply
+    if isinstance(step, UnpackArtifact):
+        return tree.with_directory(step.target, _unpacked(ctx, planned, step))
+    if isinstance(step, MemberArtifact):
+        return tree.with_file(step.target, _member(ctx, planned, step), permissions=step.mode)
+    if isinstance(step, FileArtifact):
+        return tree.with_file(step.target, ctx.verified(planned.ref).file, permissions=step.mode)
+    return tree
 
 
 def _removed_from_rootfs(ctx: BuildContext, paths: Sequence[str]) -> DirectoryStep:
@@ -183,7 +167,7 @@ def distroless_layer(ctx: BuildContext, layer: Layer) -> DirectoryStep:
 
     def apply(rootfs: dagger.Directory) -> dagger.Directory:
         for planned in layer.artifacts:
-            rootfs = rootfs.with_(_artifact_into_rootfs(ctx, planned))
+            rootfs = _with_artifact(ctx, planned, rootfs)
         rootfs = rootfs.with_(_removed_from_rootfs(ctx, install.remove))
         for spec in layer.files:
             rootfs = rootfs.with_file(
@@ -272,7 +256,7 @@ def debian_layer(ctx: BuildContext, layer: Layer) -> ContainerStep:
             ctr = ctr.with_env_variable(name, value)
         ctr = ctr.with_(_apt_step(ctx, layer))
         for planned in layer.artifacts:
-            ctr = ctr.with_(_artifact_into_container(ctx, planned))
+            ctr = _with_artifact(ctx, planned, ctr)
         if install.remove:
             ctr = ctr.with_exec(["sh", "-c", f"rm -rf {_globs(install.remove)}"])
         for spec in layer.files:
