@@ -39,8 +39,15 @@ LAYOUT_DIR = f"{WORK_DIR}/layout"
 ABSENT = "absent"
 """What :meth:`RegistryClient.tag` and :meth:`RegistryClient.manifests` say of a missing tag."""
 
+OPERATION_TIMEOUT = 600
+"""Seconds one skopeo command may take (a push of a large image included)."""
 _MISSING = "manifest unknown|name unknown|not found|404"
 _PRELUDE = f"""set -eu
+skopeo() {{  # a registry that stops answering fails the attempt (a transient failure) in time
+  rc=0; timeout {OPERATION_TIMEOUT} /usr/bin/skopeo "$@" || rc=$?
+  [ "$rc" -ne 124 ] || echo "skopeo $1: timed out after {OPERATION_TIMEOUT} s" >&2
+  return "$rc"
+}}
 digest_of() {{ echo "sha256:$(sha256sum < "$1" | cut -d' ' -f1)"; }}
 current() {{  # the digest $1 names, or {ABSENT}
   if skopeo inspect --raw $TLS "docker://$1" > /tmp/current 2> /tmp/err; then
@@ -73,7 +80,7 @@ fi
 echo "$before"
 """
 
-_MANIFESTS = f"""set -eu
+_MANIFESTS = f"""{_PRELUDE}
 for ref in "$@"; do
   if skopeo inspect --raw $TLS "docker://$ref" > /tmp/raw 2> /tmp/err; then
     echo "$ref present $(base64 -w0 < /tmp/raw)"
@@ -85,7 +92,7 @@ for ref in "$@"; do
 done
 """
 
-_CONFIG = """set -eu
+_CONFIG = f"""{_PRELUDE}
 skopeo inspect --config $TLS "docker://$1"
 """
 
