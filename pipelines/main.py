@@ -19,6 +19,7 @@ from pipelines.catalog.lock import LOCK_FILE_NAME
 from pipelines.catalog.packages_lock import PACKAGES_LOCK_FILE_NAME
 from pipelines.pins import lock_packages, pin_artifacts
 from pipelines.plan import BuildPlan, plan, render_plan
+from pipelines.release.floating import MoveFloatingTags
 from pipelines.release.publish import ReleaseSteps, digests_json, publish_release
 from pipelines.release.scan_report import check_gate_severity
 from pipelines.release.tool_images import (
@@ -290,10 +291,15 @@ class ImageFamily:
         cosign_image: Annotated[str, Doc("cosign image.")] = DEFAULT_COSIGN_IMAGE,
         syft_image: Annotated[str, Doc("syft image.")] = DEFAULT_SYFT_IMAGE,
         trivy_image: Annotated[str, Doc("trivy image.")] = DEFAULT_TRIVY_IMAGE,
+        move_floating_tags: Annotated[
+            MoveFloatingTags,
+            Doc("Floating tags (latest...): move only forwards (default), always, or never."),
+        ] = MoveFloatingTags.IF_NEWER,
     ) -> str:
-        """Build and smoke-test everything, scan each platform image (gate), then publish one
-        multi-platform index per tag, all or nothing, signed with SBOM attestations when a key is
-        given (floating tags move last); returns the digests as JSON. Never cached."""
+        """Build and smoke-test everything, scan each platform image from the engine (the gate,
+        before any push), push every manifest and index by digest, sign them and attest SBOMs
+        when a key is given, then create every tag (arch, exact, floating) in one last phase;
+        returns the digests and what happened to each tag as JSON. Never cached."""
         gate = check_gate_severity(None if fail_on is ScanGate.NONE else fail_on.value)
         result = await built(
             catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
@@ -312,5 +318,6 @@ class ImageFamily:
                 signing_key=signing_key,
                 signing_password=signing_password,
             ),
+            move_floating=move_floating_tags,
         )
         return digests_json(images)

@@ -94,6 +94,23 @@ def arch_of(platform: str) -> str:
     return check_platform(platform).split("/")[1]
 
 
+UNAME_MACHINES: dict[str, str] = {
+    "linux/amd64": "x86_64",
+    "linux/arm64": "aarch64",
+    "linux/386": "i686",
+    "linux/arm/v7": "armv7l",
+    "linux/ppc64le": "ppc64le",
+    "linux/s390x": "s390x",
+    "linux/riscv64": "riscv64",
+}
+"""What ``uname -m`` prints on each platform (release artifacts and arch tags use these names)."""
+
+
+def uname_machine(platform: str) -> str:
+    """``uname -m`` on ``platform`` (``linux/amd64``: ``x86_64``, ``linux/arm64``: ``aarch64``)."""
+    return UNAME_MACHINES[check_platform(platform)]
+
+
 def _did_you_mean(value: str, choices: Sequence[str] | dict[str, ElfMachine]) -> str:
     os_name, _, arch = value.partition("/")
     alias = f"{os_name}/{_ARCH_ALIASES[arch]}" if arch in _ARCH_ALIASES else None

@@ -1,24 +1,31 @@
-"""All-or-nothing publication of a built family as multi-platform images.
+"""Publishing a built family as a release that appears all at once, or not at all.
 
-Order of operations, so that a failure leaves the previous release where it was:
+Phases, each finished for every variant before the next starts:
 
-1. nothing is pushed unless every variant passed its smoke tests on every platform;
-2. every platform image is pushed under its arch tag (``<exact tag>-<arch>``, as the upstream
-   CI does) and its manifest digest recorded;
-3. every variant's multi-platform index is pushed under its exact version tag (a new tag), so
-   every index exists by digest before any floating tag moves;
-4. only then do the floating tags (``latest``, ``latest-debian``...) move, registry side, to
-   that index digest (see :mod:`pipelines.release.retag`).
+1. **check**: every variant passed on every platform, credentials and tags are well formed;
+2. **stage** (engine only): each platform image becomes its OCI tarball, the variant's tarballs
+   one OCI layout with an image index written in the family's platform order (see
+   :mod:`pipelines.release.staging`): every digest is known, and the same images always give
+   the same index digest;
+3. **gate** (engine only, with ``steps``): every platform tarball is scanned (trivy) and, when
+   signing, described (syft); a gate failure stops the release before anything is pushed;
+4. **survey** (read only): what the floating tags name now, and its version, so that they never
+   move backwards (see :mod:`pipelines.release.floating`);
+5. **content**: every platform manifest, then every index, pushed *by digest* (no tag);
+6. **sign**: cosign signs every index and platform digest and attests each platform's SBOM
+   (stored under ``sha256-<hex>.sig``/``.att``, references no user pulls);
+7. **tags**: every tag, registry side, in :func:`pipelines.release.tag_plan.tag_phase_order`
+   (arch and exact tags, then floating). Until this phase no new tag exists; a failure in it
+   leaves tags that all name fully pushed, signed content, and a re-run finishes the set.
 
-Pushes are retried with exponential backoff on registry errors that may pass (408, 429, 5xx,
-resets), since Dagger's publish does not retry. Credentials are Dagger secrets only.
+Every registry operation is retried on transient failures (:mod:`pipelines.release.retry`).
+A re-run of the same images pushes the same digests, writes no tag that is already right and
+keeps every signature valid; the report says which tags were created, moved or unchanged.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -27,41 +34,57 @@ import anyio
 import dagger
 
 from pipelines.errors import PipelineError
-from pipelines.release.registry_access import RegistryAccess, RegistryAuth
-from pipelines.release.retag import move_tag
-from pipelines.release.sbom import attest_sbom, sbom
-from pipelines.release.scan import scan
+from pipelines.release.floating import (
+    VERSION_LABEL,
+    FloatingDecision,
+    MoveFloatingTags,
+    decide,
+    floating_policy,
+)
+from pipelines.release.oci_index import OCI_INDEX
+from pipelines.release.references import DigestReference
+from pipelines.release.registry_access import RegistryAccess, RegistryAuth, check_access
+from pipelines.release.registry_client import ABSENT, Manifest, RegistryClient
+from pipelines.release.report import (
+    PublishedImage,
+    TagResult,
+    TagStatus,
+    digests_json,
+    order_tags,
+    render_tag_changes,
+)
+from pipelines.release.retry import PublishFailed, PublishLog, Retry, with_retries
+from pipelines.release.sbom import attest_sbom, sbom_of_archive
+from pipelines.release.scan import scan_archive
 from pipelines.release.scan_report import GateSeverity
 from pipelines.release.signing import sign
+from pipelines.release.staging import StagedImage, stage
+from pipelines.release.tag_plan import TagAssignment, VariantTags, tag_phase_order
 from pipelines.release.tool_images import ToolImages
 from pipelines.results import BuildResult
+from pipelines.versions import Version, parse_version
+
+__all__ = [
+    "NothingPublished",
+    "PublishFailed",
+    "PublishLog",
+    "PublishedImage",
+    "ReleaseSteps",
+    "Retry",
+    "digests_json",
+    "publish_release",
+    "render_tag_changes",
+    "repository_ref",
+]
 
 T = TypeVar("T")
 
-RETRYABLE = re.compile(
-    r"\b(408|429|500|502|503|504)\b|too many requests|timeout|connection reset|"
-    r"unexpected EOF|service unavailable|bad gateway",
-    re.IGNORECASE,
-)
-_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
-
-
-class PublishFailed(PipelineError):
-    """A push failed for good; says what was already pushed and that floating tags did not move
-    (unless the failure happened while moving them)."""
+CONCURRENCY = 4
+"""How many engine steps (scans, SBOMs, signatures) a phase runs at once."""
 
 
 class NothingPublished(PipelineError):
     """The build did not pass: nothing was pushed."""
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Backoff policy for registry pushes."""
-
-    attempts: int = 5
-    first_delay: float = 1.0
-    factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,87 +101,51 @@ class ReleaseSteps:
     sbom: bool = True
 
 
-@dataclass
-class PublishedImage:
-    """One variant as published: its index, the platform manifests, and the tags."""
-
-    variant: str
-    repository: str
-    index_digest: str
-    platforms: dict[str, str]
-    tags: list[str] = field(default_factory=list)
-    scans: dict[str, str] = field(default_factory=dict)
-    signed: list[str] = field(default_factory=list)
-    sboms: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON-able dict (what later steps read)."""
-        return {
-            "variant": self.variant,
-            "repository": self.repository,
-            "index": f"{self.repository}@{self.index_digest}",
-            "index_digest": self.index_digest,
-            "platforms": self.platforms,
-            "tags": self.tags,
-            "scans": self.scans,
-            "signed": self.signed,
-            "sbom_attestations": self.sboms,
-        }
-
-
-@dataclass
-class PublishLog:
-    """What a publication did, for the report and the tests (attempts include retries)."""
-
-    attempts: int = 0
-    retries: list[str] = field(default_factory=list)
-
-
-def digest_of(published: str) -> str:
-    """The digest of a ``repo:tag@sha256:...`` reference returned by Dagger's publish."""
-    match = _DIGEST.search(published)
-    if match is None:
-        raise PublishFailed(f"the registry returned no digest for {published!r}")
-    return match.group(1)
-
-
-async def with_retries(
-    action: Callable[[], Awaitable[T]], what: str, retry: Retry, log: PublishLog
-) -> T:
-    """Run ``action``; retry with backoff while the error looks transient."""
-    delay = retry.first_delay
-    for attempt in range(1, retry.attempts + 1):
-        log.attempts += 1
-        try:
-            return await action()
-        except dagger.QueryError as exc:
-            message = str(exc)
-            if isinstance(exc, dagger.ExecError):
-                message = f"{message}: {exc.stderr.strip()}"
-            if attempt == retry.attempts or not RETRYABLE.search(message):
-                raise PublishFailed(f"{what}: {message.splitlines()[0]}") from exc
-            log.retries.append(f"{what}: attempt {attempt}: {message.splitlines()[0][:200]}")
-            await anyio.sleep(delay)
-            delay *= retry.factor
-    raise AssertionError("unreachable")
-
-
 def repository_ref(registry: str, namespace: str, repository: str) -> str:
     """``registry/namespace/repository`` (namespace optional)."""
     parts = [registry.rstrip("/"), namespace.strip("/"), repository]
     return "/".join(p for p in parts if p)
 
 
-def _arch(platform: str) -> str:
-    return platform.split("/", 1)[1].replace("/", "")
+async def run_all(tasks: Sequence[Callable[[], Awaitable[object]]], limit: int) -> None:
+    """Run ``tasks``, at most ``limit`` at once; when some fail, raise the first failure in
+    task order (not an exception group), once all have finished."""
+    limiter = anyio.CapacityLimiter(limit)
+    failures: dict[int, BaseException] = {}
+
+    async def one(i: int, task: Callable[[], Awaitable[object]]) -> None:
+        async with limiter:
+            try:
+                await task()
+            except Exception as exc:
+                failures[i] = exc
+
+    async with anyio.create_task_group() as group:
+        for i, task in enumerate(tasks):
+            group.start_soon(one, i, task)
+    if failures:
+        raise failures[min(failures)]
 
 
-def _authed(
-    ctr: dagger.Container, registry: str, username: str | None, password: dagger.Secret | None
-) -> dagger.Container:
-    if username and password is not None:
-        return ctr.with_registry_auth(registry, username, password)
-    return ctr
+@dataclass
+class _Release:
+    """The state of one publication, phase after phase."""
+
+    staged: list[StagedImage]
+    images: list[PublishedImage]
+    tags: list[TagAssignment]
+    client: RegistryClient
+    access: RegistryAccess
+    retry: Retry
+    log: PublishLog
+    sboms: dict[str, dagger.File] = field(default_factory=dict)
+    floating: dict[str, FloatingDecision] = field(default_factory=dict)
+
+    def image(self, variant: str) -> PublishedImage:
+        return next(i for i in self.images if i.variant == variant)
+
+    async def retried(self, action: Callable[[], Awaitable[T]], what: str) -> T:
+        return await with_retries(action, what, self.retry, self.log)
 
 
 async def publish_release(
@@ -172,114 +159,281 @@ async def publish_release(
     log: PublishLog | None = None,
     tools_image: str = "debian:12-slim",
     steps: ReleaseSteps | None = None,
+    move_floating: MoveFloatingTags | str = MoveFloatingTags.IF_NEWER,
 ) -> list[PublishedImage]:
     """Publish every variant of ``result`` to ``registry`` (see the module docstring).
 
-    With ``steps`` (default: none of them), the platform images are scanned once pushed under
-    their arch tags, before any index is pushed (a gate failure moves no multi-platform tag);
-    with a signing key, the index and platform digests are signed and each platform gets its
-    SBOM as a signed attestation, before the floating tags move.
+    Without ``steps`` nothing is scanned or signed. ``move_floating`` decides whether floating
+    tags move (default: only forwards). Raises :class:`NothingPublished` when the build did
+    not pass, :class:`~pipelines.release.errors.ScanGateFailed` when the gate fails (both
+    before any push) and :class:`PublishFailed` when a registry operation fails for good.
     """
-    retry = retry or Retry()
+    policy = floating_policy(move_floating)
+    if not result.passed:
+        raise NothingPublished(
+            "nothing was published: not every variant passed on every platform\n" + result.render()
+        )
     access = (
         RegistryAccess(auth=(RegistryAuth(registry, username, password),))
         if username and password is not None
         else RegistryAccess()
     )
+    check_access(access)
     log = log if log is not None else PublishLog()
-    if not result.passed:
-        raise NothingPublished(
-            "nothing was published: not every variant passed on every platform\n" + result.render()
-        )
-    images: list[PublishedImage] = []
-    pending: list[tuple[PublishedImage, list[dagger.Container], list[str]]] = []
-    for variant in result.plan.variants:
-        targets = [t for t in result.targets if t.target.variant == variant]
-        first = targets[0].target
-        repo = repository_ref(registry, namespace, first.repository)
-        exact, *floating = first.tags
-        containers = [
-            _authed(t.container, registry, username, password) for t in targets if t.container
-        ]
-        image = PublishedImage(variant=variant, repository=repo, index_digest="", platforms={})
-        for t, ctr in zip(targets, containers, strict=True):
-            ref = f"{repo}:{exact}-{_arch(t.target.platform)}"
-            published = await with_retries(partial(ctr.publish, ref), f"push {ref}", retry, log)
-            image.platforms[t.target.platform] = digest_of(published)
-            image.tags.append(f"{exact}-{_arch(t.target.platform)}")
-        images.append(image)
-        pending.append((image, containers, [exact, *floating]))
-
-    if steps is not None and steps.scan:
-        for image in images:
-            for platform, digest in image.platforms.items():
-                report = await scan(
-                    f"{image.repository}@{digest}",
-                    scanner_image=steps.tools.trivy,
-                    db=steps.scan_db,
-                    db_repository=steps.scan_db_repository,
-                    fail_on=steps.fail_on,
-                    platform=platform,
-                    registry=access,
-                )
-                image.scans[platform] = report.summary()
-
-    for image, containers, tags in pending:
-        head, *rest = containers
-        ref = f"{image.repository}:{tags[0]}"
-        push = partial(head.publish, ref, platform_variants=rest)
-        published = await with_retries(push, f"push {ref}", retry, log)
-        image.index_digest = digest_of(published)
-        image.tags.append(tags[0])
-
+    staged = await _stage(result, registry, namespace, tools_image, log)
+    release = _Release(
+        staged,
+        [_image(s) for s in staged],
+        tag_phase_order([_variant_tags(result, s) for s in staged]),
+        RegistryClient(tools_image, access),
+        access,
+        retry or Retry(),
+        log,
+    )
+    if steps is not None:
+        await log.event("phase: gate")
+        await _gate(release, steps)
+    await log.event("phase: survey")
+    await _survey(release, policy, parse_version(result.plan.version))
+    await log.event("phase: content")
+    await _push_content(release)
     if steps is not None and steps.signing_key is not None:
-        for image in images:
-            await _sign_and_attest(image, steps, steps.signing_key, access)
-
-    for image, _containers, tags in pending:
-        for tag in tags[1:]:
-            ref = f"{image.repository}:{tag}"
-            move = partial(
-                move_tag,
-                f"{image.repository}@{image.index_digest}",
-                ref,
-                username=username,
-                password=password,
-                tools_image=tools_image,
-            )
-            moved = await with_retries(move, f"move {ref}", retry, log)
-            if moved != image.index_digest:
-                raise PublishFailed(f"{ref} names {moved}, expected {image.index_digest}")
-            image.tags.append(tag)
-    return images
+        await log.event("phase: sign")
+        await _sign(release, steps, steps.signing_key)
+    await log.event("phase: tags")
+    await _tag(release)
+    return release.images
 
 
-async def _sign_and_attest(
-    image: PublishedImage, steps: ReleaseSteps, key: dagger.Secret, access: RegistryAccess
+async def _stage(
+    result: BuildResult, registry: str, namespace: str, tools_image: str, log: PublishLog
+) -> list[StagedImage]:
+    await log.event("phase: stage")
+    staged: dict[str, StagedImage] = {}
+
+    async def one(variant: str) -> None:
+        targets = [t for t in result.targets if t.target.variant == variant]
+        platforms = [t.target.platform for t in targets]
+        if sorted(platforms) != sorted(result.plan.platforms) or any(
+            t.container is None for t in targets
+        ):
+            raise NothingPublished(f"nothing was published: {variant} lacks a platform image")
+        by_platform = {t.target.platform: t.container for t in targets if t.container}
+        containers = [(p, by_platform[p]) for p in result.plan.platforms]
+        repository = repository_ref(registry, namespace, targets[0].target.repository)
+        staged[variant] = await stage(
+            variant, repository, containers, tools_image, result.plan.source_date_epoch
+        )
+
+    await run_all([partial(one, v) for v in result.plan.variants], CONCURRENCY)
+    return [staged[v] for v in result.plan.variants]
+
+
+def _image(staged: StagedImage) -> PublishedImage:
+    return PublishedImage(
+        variant=staged.variant,
+        repository=staged.repository,
+        index_digest=staged.index_digest,
+        platforms=staged.platform_digests(),
+    )
+
+
+def _variant_tags(result: BuildResult, staged: StagedImage) -> VariantTags:
+    target = next(t.target for t in result.targets if t.target.variant == staged.variant)
+    return VariantTags(
+        staged.variant,
+        staged.repository,
+        staged.index_digest,
+        staged.platform_digests(),
+        target.tags,
+    )
+
+
+async def _gate(release: _Release, steps: ReleaseSteps) -> None:
+    """Scan (and describe, when signing) every platform tarball; raise before any push."""
+    tasks: list[Callable[[], Awaitable[None]]] = []
+    for staged in release.staged:
+        image = release.image(staged.variant)
+        for platform in staged.platforms:
+            name = f"{staged.repository}@{platform.digest}"
+            if steps.scan:
+                tasks.append(
+                    partial(
+                        _scan,
+                        image,
+                        platform.platform,
+                        platform.tarball,
+                        name,
+                        steps,
+                        release.access,
+                    )
+                )
+            if steps.signing_key is not None and steps.sbom:
+                tasks.append(
+                    partial(
+                        _describe,
+                        release,
+                        staged.repository,
+                        platform.digest,
+                        platform.tarball,
+                        steps,
+                    )
+                )
+    await run_all(tasks, CONCURRENCY)
+
+
+async def _scan(
+    image: PublishedImage,
+    platform: str,
+    tarball: dagger.File,
+    name: str,
+    steps: ReleaseSteps,
+    access: RegistryAccess,
 ) -> None:
-    """Sign the index and platform digests; attach each platform's SBOM as an attestation."""
-    for digest in [image.index_digest, *image.platforms.values()]:
-        ref = f"{image.repository}@{digest}"
-        await sign(
-            ref, key, steps.signing_password, cosign_image=steps.tools.cosign, registry=access
-        )
-        image.signed.append(ref)
-    if not steps.sbom:
+    report = await scan_archive(
+        tarball,
+        name,
+        scanner_image=steps.tools.trivy,
+        db=steps.scan_db,
+        db_repository=steps.scan_db_repository,
+        fail_on=steps.fail_on,
+        registry=access,
+    )
+    image.scans[platform] = report.summary()
+
+
+async def _describe(
+    release: _Release, repository: str, digest: str, tarball: dagger.File, steps: ReleaseSteps
+) -> None:
+    document = await sbom_of_archive(tarball, repository, syft_image=steps.tools.syft)
+    release.sboms[digest] = document
+
+
+async def _survey(release: _Release, policy: MoveFloatingTags, version: Version) -> None:
+    """Decide, for every floating tag, whether it moves (read only)."""
+    floating = [a for a in release.tags if a.kind == "floating"]
+    if not floating:
         return
-    for platform, digest in image.platforms.items():
-        ref = f"{image.repository}@{digest}"
-        document = await sbom(ref, syft_image=steps.tools.syft, platform=platform, registry=access)
-        await attest_sbom(
-            ref,
-            document,
-            key,
-            steps.signing_password,
-            cosign_image=steps.tools.cosign,
-            registry=access,
+    read = partial(release.client.manifests, [a.ref for a in floating])
+    manifests = await release.retried(read, "read the floating tags")
+    for assignment, manifest in zip(floating, manifests, strict=True):
+        if manifest.digest == assignment.target.digest:
+            release.floating[assignment.ref] = FloatingDecision(True, "already right")
+            continue
+        label = None
+        if manifest.raw is not None and policy is MoveFloatingTags.IF_NEWER:
+            label = await _version_label(release, assignment.repository, manifest)
+        release.floating[assignment.ref] = decide(
+            policy, version, label, exists=manifest.raw is not None
         )
-        image.sboms.append(ref)
 
 
-def digests_json(images: list[PublishedImage]) -> str:
-    """The published digests as JSON, one entry per variant."""
-    return json.dumps([image.to_json() for image in images], indent=2, sort_keys=True) + "\n"
+async def _version_label(release: _Release, repository: str, manifest: Manifest) -> str | None:
+    """The version label of the image ``manifest`` names (an index's first platform)."""
+    document = manifest.document()
+    digest = manifest.digest
+    if document.get("mediaType") == OCI_INDEX or "manifests" in document:
+        entries = document.get("manifests") or []
+        if not entries:
+            return None
+        digest = str(entries[0]["digest"])
+    read = partial(release.client.config, f"{repository}@{digest}")
+    config = await release.retried(read, f"read the version of {manifest.ref}")
+    image_config = config.get("config")
+    labels = image_config.get("Labels") if isinstance(image_config, dict) else None
+    value = labels.get(VERSION_LABEL) if isinstance(labels, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def _push_content(release: _Release) -> None:
+    """Every platform manifest, then every index, by digest (each phase concurrently)."""
+    platforms: list[Callable[[], Awaitable[object]]] = []
+    indexes: list[Callable[[], Awaitable[object]]] = []
+    for staged in release.staged:
+        for platform in staged.platforms:
+            dest = DigestReference(staged.repository, platform.digest)
+            name = platform.manifest.ref_name
+            push = partial(release.client.push, staged.layout, name, dest, all_=False)
+            platforms.append(partial(release.retried, push, f"push {dest}"))
+        dest = DigestReference(staged.repository, staged.index_digest)
+        push = partial(release.client.push, staged.layout, staged.index_ref_name, dest, all_=True)
+        indexes.append(partial(release.retried, push, f"push {dest}"))
+    await run_all(platforms, CONCURRENCY)
+    await release.log.event("phase: indexes")
+    await run_all(indexes, CONCURRENCY)
+
+
+async def _sign(release: _Release, steps: ReleaseSteps, key: dagger.Secret) -> None:
+    """Sign every index and platform digest; attest each platform's SBOM."""
+    tasks: list[Callable[[], Awaitable[object]]] = []
+    for staged in release.staged:
+        image = release.image(staged.variant)
+        for digest in [staged.index_digest, *staged.platform_digests().values()]:
+            ref = f"{staged.repository}@{digest}"
+            image.signed.append(ref)
+            action = partial(
+                sign,
+                ref,
+                key,
+                steps.signing_password,
+                cosign_image=steps.tools.cosign,
+                registry=release.access,
+            )
+            tasks.append(partial(release.retried, action, f"sign {ref}"))
+        for digest in staged.platform_digests().values():
+            document = release.sboms.get(digest)
+            if document is None:
+                continue
+            ref = f"{staged.repository}@{digest}"
+            image.sboms.append(ref)
+            action = partial(
+                attest_sbom,
+                ref,
+                document,
+                key,
+                steps.signing_password,
+                cosign_image=steps.tools.cosign,
+                registry=release.access,
+            )
+            tasks.append(partial(release.retried, action, f"attest an SBOM to {ref}"))
+    await run_all(tasks, CONCURRENCY)
+
+
+async def _tag(release: _Release) -> None:
+    """Write every tag, registry side, in tag-phase order; record what each was."""
+    for assignment in release.tags:
+        image = release.image(assignment.variant)
+        decision = release.floating.get(assignment.ref)
+        if decision is not None and not decision.move:
+            result = TagResult(
+                assignment.tag,
+                assignment.kind,
+                "kept",
+                assignment.target.digest,
+                reason=decision.reason,
+            )
+        else:
+            write = partial(
+                release.client.tag, assignment.target, assignment.tag, all_=assignment.is_index
+            )
+            previous = await release.retried(write, f"push {assignment.ref}")
+            status = tag_status(previous, assignment.target.digest)
+            moved_why = decision.reason if decision is not None and status == "moved" else ""
+            result = TagResult(
+                assignment.tag,
+                assignment.kind,
+                status,
+                assignment.target.digest,
+                previous=None if previous == ABSENT else previous,
+                reason=moved_why,
+            )
+        image.tag_results.append(result)
+        image.tags = [r.tag for r in order_tags(image.tag_results) if r.status != "kept"]
+        await release.log.event(f"tag: {assignment.ref} {result.status}")
+
+
+def tag_status(previous: str, digest: str) -> TagStatus:
+    """What writing a tag did, from what it named before (:data:`ABSENT`: nothing)."""
+    if previous == ABSENT:
+        return "created"
+    return "unchanged" if previous == digest else "moved"

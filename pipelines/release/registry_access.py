@@ -3,31 +3,64 @@
 The tools run in containers, whose loopback is their own: a registry on the host's loopback
 (the dev registry on ``127.0.0.1:5000``) is reached through a Dagger host service bound under
 an alias, and every reference to it is rewritten to that alias inside the tool's container.
-Credentials become a Docker ``config.json`` secret, which cosign, syft and trivy all read.
+
+Credentials stay Dagger secrets from end to end: each password is mounted as a secret file, and
+the tool runs behind a small wrapper (a static busybox ``sh``, so it works in distroless tool
+images) that writes a Docker ``config.json`` on a tmpfs from those files, then runs the
+tool. cosign, syft, trivy (``DOCKER_CONFIG``) and skopeo (``REGISTRY_AUTH_FILE``) all read it.
+The password is never in an argument list, an environment variable, a layer or this process.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dagger
 from dagger import dag
 
+from pipelines.errors import InputError
 from pipelines.release.references import (
     is_loopback_registry,
     registry_of,
     replace_registry,
     split_host_port,
 )
+from pipelines.tools import with_apt_packages
 
 DOCKER_CONFIG_DIR = "/run/release-tools/docker"
+"""A tmpfs: the wrapper writes ``config.json`` there, so it is never part of a layer."""
+AUTH_FILE = f"{DOCKER_CONFIG_DIR}/config.json"
+SECRETS_DIR = "/run/release-tools/secrets"
+BUSYBOX = "/run/release-tools/bin/busybox"
+HELPER_IMAGE = "debian:12-slim"
+"""The Debian image the static busybox of the credentials wrapper is installed from."""
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 """The key Docker's ``config.json`` (and so every tool) files Docker Hub's credentials under."""
+
+CREDENTIALS_SCRIPT = f"""set -eu
+bb={BUSYBOX}
+umask 077
+file={AUTH_FILE}
+printf '{{"auths":{{' > "$file"
+i=0
+while [ "$i" -lt "$RELEASE_AUTH_COUNT" ]; do
+  eval "address=\\$RELEASE_AUTH_ADDRESS_$i username=\\$RELEASE_AUTH_USERNAME_$i"
+  [ "$i" -eq 0 ] || printf ',' >> "$file"
+  token=$({{ printf '%s:' "$username"; "$bb" tr -d '\\r\\n' < "{SECRETS_DIR}/registry-$i"; }} \\
+    | "$bb" base64 | "$bb" tr -d '\\n')
+  printf '"%s":{{"auth":"%s"}}' "$address" "$token" >> "$file"
+  i=$((i + 1))
+done
+printf '}}}}\\n' >> "$file"
+exec "$@"
+"""
+"""Writes ``config.json`` from the mounted password files, then runs the tool (``"$@"``).
+
+``printf`` is the shell's builtin: the token appears in no process's arguments."""
+
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9._:@/+\[\]-]+")
 
 
 @dataclass(frozen=True)
@@ -100,15 +133,53 @@ def docker_config_key(address: str) -> str:
     return DOCKER_HUB_CONFIG_KEY if address in ("docker.io", "index.docker.io") else address
 
 
-async def docker_config(access: RegistryAccess, routes: RegistryRoutes) -> dagger.Secret | None:
-    """A Docker ``config.json`` with ``access``'s credentials, as a secret (None: none given)."""
-    if not access.auth:
-        return None
-    auths: dict[str, dict[str, str]] = {}
+def check_access(access: RegistryAccess) -> None:
+    """Raise :class:`InputError` for a registry address or user name the config cannot hold."""
     for entry in access.auth:
-        password = await entry.password.plaintext()
-        token = base64.b64encode(f"{entry.username}:{password}".encode()).decode()
-        auths[docker_config_key(routes.address(entry.address))] = {"auth": token}
-    # A fresh name: a secret's name is all the engine shows of it.
-    name = f"release-tools-docker-config-{uuid.uuid4().hex}"
-    return dag.set_secret(name, json.dumps({"auths": auths}))
+        for what, value in (("registry", entry.address), ("user name", entry.username)):
+            if not _SAFE_VALUE.fullmatch(value):
+                raise InputError(
+                    f"invalid {what} {value!r} for registry credentials: use letters, digits "
+                    "and . _ : @ / + - [ ] only"
+                )
+
+
+def busybox(helper_image: str = HELPER_IMAGE) -> dagger.File:
+    """Debian's static busybox (a cached step): a shell that runs in any tool image."""
+    base = (
+        dag.container().from_(helper_image).with_env_variable("DEBIAN_FRONTEND", "noninteractive")
+    )
+    return with_apt_packages(base, ("busybox-static",), f"busybox-{helper_image}").file(
+        "/bin/busybox"
+    )
+
+
+def with_credentials(
+    ctr: dagger.Container,
+    access: RegistryAccess,
+    routes: RegistryRoutes,
+    owner: str,
+    helper_image: str = HELPER_IMAGE,
+) -> tuple[dagger.Container, list[str]]:
+    """Mount ``access``'s passwords as secret files and the wrapper that turns them into a
+    Docker ``config.json``; return the container and the argument list to put before the
+    tool's command (empty without credentials)."""
+    if not access.auth:
+        return ctr, []
+    check_access(access)
+    ctr = (
+        ctr.with_mounted_file(BUSYBOX, busybox(helper_image))
+        .with_mounted_temp(DOCKER_CONFIG_DIR)
+        .with_env_variable("DOCKER_CONFIG", DOCKER_CONFIG_DIR)
+        .with_env_variable("REGISTRY_AUTH_FILE", AUTH_FILE)
+        .with_env_variable("RELEASE_AUTH_COUNT", str(len(access.auth)))
+    )
+    for i, entry in enumerate(access.auth):
+        ctr = (
+            ctr.with_mounted_secret(f"{SECRETS_DIR}/registry-{i}", entry.password, owner=owner)
+            .with_env_variable(
+                f"RELEASE_AUTH_ADDRESS_{i}", docker_config_key(routes.address(entry.address))
+            )
+            .with_env_variable(f"RELEASE_AUTH_USERNAME_{i}", entry.username)
+        )
+    return ctr, [BUSYBOX, "sh", "-c", CREDENTIALS_SCRIPT, "credentials"]

@@ -1,5 +1,8 @@
 """SBOMs of platform images (syft), attached to their digests as signed attestations (cosign).
 
+The image is read from its registry (:func:`sbom`) or, before anything is pushed, from its OCI
+tarball in the engine (:func:`sbom_of_archive`, what a release does).
+
 An SBOM describes one platform image, so it is generated from, and attested to, a platform
 digest. ``cosign attest`` stores the signed in-toto statement in the same repository under
 the tag ``sha256-<hex>.att``: the image index itself is not touched, so it keeps listing only
@@ -49,6 +52,7 @@ SBOM_FILE_NAMES: dict[SbomFormat, str] = {
     "syft-json": "sbom.syft.json",
 }
 PREDICATE_PATH = f"{WORK_DIR}/predicate.json"
+ARCHIVE_PATH = f"{WORK_DIR}/image.tar"
 
 
 async def sbom(
@@ -87,6 +91,36 @@ async def sbom(
         *(["--platform", platform] if platform else []),
     ]
     ran = await syft.run(args, action="generate an SBOM of", subject=image_ref)
+    return ran.file(output)
+
+
+async def sbom_of_archive(
+    tarball: dagger.File,
+    name: str,
+    *,
+    syft_image: str = DEFAULT_SYFT_IMAGE,
+    format: SbomFormat = "spdx-json",
+) -> dagger.File:
+    """The SBOM of one platform image read from its OCI tarball (``Container.as_tarball()``),
+    named ``name`` (the image's repository). Computed once per tarball (a cached step)."""
+    if format not in SBOM_FORMATS:
+        raise InputError(f"unknown SBOM format {format!r}; choose one of {', '.join(SBOM_FORMATS)}")
+    syft = await tool_container("syft", syft_image, [], RegistryAccess())
+    syft = (
+        syft.with_output_dir()
+        .with_env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .with_file(ARCHIVE_PATH, tarball)
+    )
+    output = f"{OUTPUT_DIR}/{SBOM_FILE_NAMES[format]}"
+    args = [
+        "scan",
+        f"oci-archive:{ARCHIVE_PATH}",
+        "--output",
+        f"{format}={output}",
+        "--source-name",
+        name,
+    ]
+    ran = await syft.run(args, action="generate an SBOM of", subject=name)
     return ran.file(output)
 
 

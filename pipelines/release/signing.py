@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagger
+from dagger import dag
 
 from pipelines.errors import InputError
 from pipelines.release.cosign import (
@@ -22,7 +23,7 @@ from pipelines.release.cosign import (
 )
 from pipelines.release.errors import SignatureVerificationFailed
 from pipelines.release.references import DigestReference, parse_digest_reference
-from pipelines.release.registry_access import RegistryAccess
+from pipelines.release.registry_access import HELPER_IMAGE, RegistryAccess
 from pipelines.release.tool_container import WORK_DIR, ToolContainer
 from pipelines.release.tool_images import DEFAULT_COSIGN_IMAGE
 
@@ -111,7 +112,7 @@ async def sign_keyless(
             f"keyless signing of {ref} needs an OIDC identity token: none was given "
             "(in CI, request one for audience 'sigstore', or sign with a key)"
         )
-    if not (await identity_token.plaintext()).strip():
+    if not await _has_content(identity_token):
         raise InputError(f"keyless signing of {ref} needs an OIDC identity token: it is empty")
     access = registry or RegistryAccess()
     cosign = await cosign_container(cosign_image, [str(ref)], access)
@@ -131,6 +132,17 @@ async def sign_keyless(
     ]
     await cosign.run(args, action="sign (keyless)", subject=str(ref))
     return str(ref)
+
+
+async def _has_content(secret: dagger.Secret) -> bool:
+    """Whether ``secret`` holds more than white space, judged in a container (the value never
+    comes into this process)."""
+    ctr = dag.container().from_(HELPER_IMAGE).with_mounted_secret(IDENTITY_TOKEN_PATH, secret)
+    check = ctr.with_exec(
+        ["sh", "-c", 'tr -d " \\t\\r\\n" < "$0" | grep -q .', IDENTITY_TOKEN_PATH],
+        expect=dagger.ReturnType.ANY,
+    )
+    return await check.exit_code() == 0
 
 
 async def verify(

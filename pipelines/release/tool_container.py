@@ -1,8 +1,9 @@
 """Running one release tool in its own container, and turning its failures into errors.
 
-A tool runs through its image's entrypoint (``use_entrypoint``), as the image's user, with:
+A tool runs through its image's entrypoint, as the image's user, with:
 
-- the registries its references name made reachable (see :mod:`registry_access`);
+- the registries its references name made reachable, and credentials as mounted secrets behind
+  a wrapper that writes the tool's ``config.json`` on a tmpfs (see :mod:`registry_access`);
 - inputs and outputs mounted under ``/run/release-tools``, owned by the image's user;
 - for steps with effects outside the container (signing, scanning with a fresh DB), a unique
   environment variable, so the engine never answers them from its cache.
@@ -10,6 +11,7 @@ A tool runs through its image's entrypoint (``use_entrypoint``), as the image's 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,10 +22,9 @@ from dagger import dag
 from pipelines.release.errors import ReleaseToolFailed
 from pipelines.release.references import registry_of
 from pipelines.release.registry_access import (
-    DOCKER_CONFIG_DIR,
     RegistryAccess,
     RegistryRoutes,
-    docker_config,
+    with_credentials,
     with_loopback_registries,
 )
 
@@ -40,6 +41,8 @@ class ToolContainer:
     routes: RegistryRoutes
     owner: str
     insecure: bool
+    command: tuple[str, ...] = ()
+    """What comes before the arguments: the credentials wrapper (if any), then the entrypoint."""
 
     def ref(self, ref: str) -> str:
         """``ref`` as the tool must write it."""
@@ -67,7 +70,7 @@ class ToolContainer:
         return self.with_env("RELEASE_TOOLS_RUN_ID", uuid.uuid4().hex)
 
     def replace(self, container: dagger.Container) -> ToolContainer:
-        return ToolContainer(self.tool, container, self.routes, self.owner, self.insecure)
+        return dataclasses.replace(self, container=container)
 
     async def run(
         self,
@@ -78,7 +81,7 @@ class ToolContainer:
         failure: type[ReleaseToolFailed] = ReleaseToolFailed,
     ) -> dagger.Container:
         """Run the tool with ``args``; raise ``failure`` naming ``subject`` if it exits non-zero."""
-        ran = self.container.with_exec(args, use_entrypoint=True, expect=dagger.ReturnType.ANY)
+        ran = self.container.with_exec([*self.command, *args], expect=dagger.ReturnType.ANY)
         exit_code = await ran.exit_code()
         if exit_code != 0:
             raise failure(self.tool, action, subject, exit_code, await ran.stderr())
@@ -88,15 +91,23 @@ class ToolContainer:
 async def tool_container(
     tool: str, image: str, refs: Iterable[str], access: RegistryAccess
 ) -> ToolContainer:
-    """A container of ``image`` that can reach the registries of ``refs`` with ``access``."""
-    refs = list(refs)
+    """A container of ``image`` that can reach the registries of ``refs`` with ``access``; the
+    tool is the image's entrypoint."""
     base = dag.container().from_(image)
+    return await wrap_tool(tool, base, await base.entrypoint(), refs, access)
+
+
+async def wrap_tool(
+    tool: str,
+    base: dagger.Container,
+    entrypoint: list[str],
+    refs: Iterable[str],
+    access: RegistryAccess,
+) -> ToolContainer:
+    """``base`` ready to run ``entrypoint`` (plus arguments) against the registries of ``refs``."""
+    refs = list(refs)
     owner = await base.user()
     ctr, routes = with_loopback_registries(base, refs)
-    config = await docker_config(access, routes)
-    if config is not None:
-        ctr = ctr.with_mounted_secret(
-            f"{DOCKER_CONFIG_DIR}/config.json", config, owner=owner
-        ).with_env_variable("DOCKER_CONFIG", DOCKER_CONFIG_DIR)
+    ctr, wrapper = with_credentials(ctr, access, routes, owner)
     insecure = any(access.is_insecure(registry_of(ref)) for ref in refs)
-    return ToolContainer(tool, ctr, routes, owner, insecure)
+    return ToolContainer(tool, ctr, routes, owner, insecure, (*wrapper, *entrypoint))

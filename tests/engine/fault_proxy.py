@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,11 +11,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+RESET = 0
+"""A rule's answer that closes the connection without any response. Through a Dagger host
+service the tool in the container may never see the close (it then waits for an answer): the
+restarted-registry test covers refused and reset connections instead."""
 
 
 @dataclass
 class Faults:
-    """Which requests fail: ``rule(method, path) -> status or None``; what was failed."""
+    """Which requests fail: ``rule(method, path) -> status, RESET or None``; what was failed."""
 
     rule: Callable[[str, str], int | None]
     failed: list[str] = field(default_factory=list)
@@ -37,6 +42,10 @@ def _handler(upstream: str, faults: Faults) -> type[BaseHTTPRequestHandler]:
                 status = faults.rule(self.command, self.path)
                 if status is not None:
                     faults.failed.append(f"{self.command} {self.path} -> {status}")
+            if status == RESET:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if status is not None:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

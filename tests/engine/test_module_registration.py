@@ -189,11 +189,17 @@ async def test_publish_all_takes_secrets_and_requires_a_registry(
     # the gate is an enum: `dagger call publish-all --help` lists its members
     assert (args["failOn"].kind, args["failOn"].default_value) == ("ScanGate", "CRITICAL")
     module = dag.load_module_from_id(dagger.ModuleID(module_id))
-    [gate] = [e.as_enum() for e in await module.enums()]
-    assert await gate.name() == "ScanGate"
-    members = {await m.name(): await m.description() for m in await gate.members()}
+    enums = {await e.as_enum().name(): e.as_enum() for e in await module.enums()}
+    assert set(enums) == {"ScanGate", "MoveFloatingTags"}
+    members = {await m.name(): await m.description() for m in await enums["ScanGate"].members()}
     assert list(members) == ["LOW", "MEDIUM", "HIGH", "CRITICAL", "NONE"]
     assert all(members.values()), members
+    moves = [await m.name() for m in await enums["MoveFloatingTags"].members()]
+    assert moves == ["ALWAYS", "IF_NEWER", "NEVER"]
+    assert (args["moveFloatingTags"].kind, args["moveFloatingTags"].default_value) == (
+        "MoveFloatingTags",
+        "IF_NEWER",
+    )
     assert registered["exportAll"].returns == "Directory"
     assert registered["build"].returns == "Container"
     assert registered["lock"].returns == "File"
