@@ -4,8 +4,10 @@ Standard library only: it runs in the pipeline's tools container. Every layer is
 each member's mtime clamped to EPOCH (SOURCE_DATE_EPOCH style: files newer than the epoch, i.e.
 made by the build, get the epoch; older ones keep their time) and gzip-compressed without a
 timestamp; every image config gets ``created`` and ``history[].created`` = EPOCH; manifests and
-indexes are rewritten with the new digests (descriptor order kept); the layout tarball itself
-has sorted members with fixed times and owners. The same image content gives the same bytes.
+indexes are rewritten with the new digests (descriptor order kept); a Docker ``manifest.json``
+in the source (Dagger writes one, and scanners such as trivy read an archive through it) is
+rewritten to the new config and layer blobs; the layout tarball itself has sorted members with
+fixed times and owners. The same image content gives the same bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Layout:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.done: dict[str, dict[str, Any]] = {}  # old digest -> new descriptor
+        self.renamed: dict[str, str] = {}  # old config or layer digest -> new digest
 
     def blob(self, digest: str) -> Path:
         return self.root / "blobs" / digest.replace(":", "/", 1)
@@ -97,10 +100,13 @@ def _manifest(layout: Layout, descriptor: dict[str, Any], epoch: int) -> dict[st
     layers, diff_ids = [], []
     for layer in manifest["layers"]:
         new, diff_id = _layer(layout, layer, epoch)
+        layout.renamed[layer["digest"]] = new["digest"]
         layers.append(new)
         diff_ids.append(diff_id)
     manifest["layers"] = layers
-    manifest["config"] = _config(layout, manifest["config"], diff_ids, epoch)
+    config = _config(layout, manifest["config"], diff_ids, epoch)
+    layout.renamed[manifest["config"]["digest"]] = config["digest"]
+    manifest["config"] = config
     manifest.pop("annotations", None)
     digest, size = layout.write(_json(manifest))
     new = {**descriptor, "digest": digest, "size": size}
@@ -139,6 +145,9 @@ def normalize(source: Path, target: Path, epoch: int) -> None:
             f"blobs/{d.replace(':', '/', 1)}" for d in _reachable(layout, index)
         }
         (root / "index.json").write_bytes(_json(index))
+        if (root / "manifest.json").is_file():
+            (root / "manifest.json").write_bytes(_json(_docker_manifest(layout, root)))
+            keep.add("manifest.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         with tarfile.open(target, "w:", format=tarfile.PAX_FORMAT) as out:
             for name in sorted(keep):
@@ -146,6 +155,24 @@ def normalize(source: Path, target: Path, epoch: int) -> None:
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(data), epoch, 0o644
                 out.addfile(info, io.BytesIO(data))
+
+
+def _docker_manifest(layout: Layout, root: Path) -> list[dict[str, Any]]:
+    """The Docker archive entries of ``root/manifest.json`` pointed at the rewritten blobs."""
+
+    def renamed(path: str) -> str:
+        old = path.removeprefix("blobs/").replace("/", ":", 1)
+        return "blobs/" + layout.renamed[old].replace(":", "/", 1)
+
+    entries: list[dict[str, Any]] = json.loads((root / "manifest.json").read_text())
+    return [
+        {
+            **{k: v for k, v in entry.items() if k != "LayerSources"},
+            "Config": renamed(entry["Config"]),
+            "Layers": [renamed(layer) for layer in entry["Layers"]],
+        }
+        for entry in entries
+    ]
 
 
 def _reachable(layout: Layout, document: dict[str, Any]) -> set[str]:

@@ -202,7 +202,7 @@ async def test_publish_all_takes_secrets_and_requires_a_registry(
     )
     assert registered["exportAll"].returns == "Directory"
     assert registered["build"].returns == "Container"
-    assert registered["lock"].returns == "File"
+    assert registered["lock"].returns == "Directory"
 
 
 async def test_command_line_is_generated_from_the_registered_signatures(

@@ -153,7 +153,8 @@ async def staged(result: BuildResult) -> list[StagedImage]:
             for t in result.targets
             if t.target.variant == variant and t.container is not None
         ]
-        out.append(await stage(variant, variant, containers, TOOLS_IMAGE))
+        epoch = result.plan.source_date_epoch
+        out.append(await stage(variant, variant, containers, TOOLS_IMAGE, epoch))
     return out
 
 

@@ -72,3 +72,20 @@ async def test_two_builds_give_identical_layouts(tmp_path: Path) -> None:
     # the image still runs, and its files kept their content
     imported = dag.container().import_(dag.host().file(str(tmp_path / "r0.tar")))
     assert await imported.with_exec(["cat", "/made"]).stdout() == "same\n"
+
+
+async def test_single_platform_tarball_stays_a_docker_archive(tmp_path: Path) -> None:
+    """Scanners (trivy) read a platform image's tarball through Docker's ``manifest.json``:
+    the reproducible form keeps it, pointed at the rewritten config and layers."""
+    images = [built_at("3", "linux/amd64")]
+    digest = await export(reproducible_tarball(images, EPOCH, TOOLS_IMAGE), tmp_path / "one.tar")
+    again = [built_at("4", "linux/amd64")]
+    second = reproducible_tarball(again, EPOCH, TOOLS_IMAGE)
+    assert await export(second, tmp_path / "two.tar") == digest
+    with tarfile.open(tmp_path / "one.tar") as tar:
+        names = set(tar.getnames())
+        [entry] = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config = json.loads(tar.extractfile(entry["Config"]).read())  # type: ignore[union-attr]
+    assert {entry["Config"], *entry["Layers"]} <= names
+    assert config["created"] == "2025-11-26T00:00:00Z"
+    assert len(entry["Layers"]) == len(config["rootfs"]["diff_ids"])
