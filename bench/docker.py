@@ -2,8 +2,9 @@
 
 One ``docker build --no-cache`` per variant and platform, after the bench's images, the base
 images and the builder cache were removed, so nothing is shared with an earlier run. Builds
-run concurrently (as the pipeline builds its targets), except that the loader starts once
-``falco-debian`` for amd64 exists: Falco's loader Dockerfile starts from that image.
+run concurrently (as the pipeline builds its targets), except that a loader starts once
+``falco-debian`` for its platform exists: Falco's loader Dockerfile starts from that image.
+arm64 builds run under the machine's qemu binfmt handlers (``--platform linux/arm64``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,27 +60,29 @@ class DockerResult:
     log: str = ""
 
 
-def specs(version: str, base_url: str) -> list[DockerSpec]:
-    """The engine tests' target set as Docker builds, downloading from the stand-in server."""
+def specs(version: str, base_url: str, images: Sequence[tuple[str, str]]) -> list[DockerSpec]:
+    """One build per (variant, platform) of ``images``, in that order, downloading from the
+    stand-in server; a loader also gets the ``falco-debian`` build of its platform it starts
+    FROM, when ``images`` lacks it."""
     common = (
         ("FALCO_VERSION", version),
         ("DOWNLOAD_BASE", f"{base_url}/download.falco.org"),
         ("KEY_URL", f"{base_url}/falco.org/repo/falcosecurity-packages.asc"),
     )
-    debian_amd64 = DockerSpec("falco-debian", "linux/amd64", common)
-    return [
-        DockerSpec("falco", "linux/amd64", common),
-        debian_amd64,
-        DockerSpec(
-            "falco-driver-loader",
-            "linux/amd64",
-            (("FALCO_VERSION", version), ("FALCO_DEBIAN_IMAGE", debian_amd64.tag)),
-            after=debian_amd64.tag,
-        ),
-        DockerSpec("falco-driver-loader-legacy", "linux/amd64", common),
-        DockerSpec("falco", "linux/arm64", common),
-        DockerSpec("falco-debian", "linux/arm64", common),
-    ]
+    wanted = list(images)
+    for variant, platform in images:
+        base = ("falco-debian", platform)
+        if variant == "falco-driver-loader" and base not in wanted:
+            wanted.insert(wanted.index((variant, platform)), base)
+    out = []
+    for variant, platform in wanted:
+        if variant == "falco-driver-loader":
+            base_tag = DockerSpec("falco-debian", platform, ()).tag
+            loader_args = (("FALCO_VERSION", version), ("FALCO_DEBIAN_IMAGE", base_tag))
+            out.append(DockerSpec(variant, platform, loader_args, after=base_tag))
+        else:
+            out.append(DockerSpec(variant, platform, common))
+    return out
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -179,21 +183,28 @@ def _measured(spec: DockerSpec, seconds: float, log: Path) -> DockerResult:
 
 
 async def build_all(
-    build_specs: list[DockerSpec], catalog: Path, work: Path, jobs: int, *, keep: bool = False
+    build_specs: list[DockerSpec],
+    catalog: Path,
+    work: Path,
+    jobs: int | None = None,
+    *,
+    keep: bool = False,
+    label: str = "docker",
 ) -> tuple[float, list[DockerResult]]:
     """Reset Docker, run every build (``jobs`` at once), then measure the images.
 
-    Returns the wall-clock seconds of the builds and one result per spec, in order. The images
-    and the builder cache are removed again afterwards (several GB) unless ``keep``.
+    ``jobs`` None: every build at once. Returns the wall-clock seconds of the builds and one
+    result per spec, in order. The images and the builder cache are removed again afterwards
+    (several GB) unless ``keep``. Logs are ``work/logs/<label>-<variant>-<arch>.log``.
     """
-    contexts = work / "docker-contexts"
+    contexts = work / "docker-contexts" / label
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(reset)
     built = {spec.tag: anyio.Event() for spec in build_specs}
     failed: set[str] = set()
     timings: dict[str, tuple[float, bool, str | None]] = {}
-    limiter = anyio.CapacityLimiter(max(1, jobs))
+    limiter = anyio.CapacityLimiter(len(build_specs) if jobs is None else max(1, jobs))
 
     async def one(spec: DockerSpec) -> None:
         try:
@@ -205,7 +216,7 @@ async def build_all(
                     return
             context = stage_context(spec, catalog, contexts)
             async with limiter:
-                timings[spec.tag] = await _build(spec, context, logs / _log_name(spec))
+                timings[spec.tag] = await _build(spec, context, logs / _log_name(label, spec))
             if not timings[spec.tag][1]:
                 failed.add(spec.tag)
         finally:
@@ -219,7 +230,7 @@ async def build_all(
     results = []
     for spec in build_specs:
         seconds, ok, error = timings[spec.tag]
-        log = logs / _log_name(spec)
+        log = logs / _log_name(label, spec)
         if ok:
             results.append(await anyio.to_thread.run_sync(_measured, spec, seconds, log))
         else:
@@ -231,5 +242,5 @@ async def build_all(
     return wall, results
 
 
-def _log_name(spec: DockerSpec) -> str:
-    return f"docker-{spec.variant}-{spec.platform.split('/')[1]}.log"
+def _log_name(label: str, spec: DockerSpec) -> str:
+    return f"{label}-{spec.variant}-{spec.platform.split('/')[1]}.log"

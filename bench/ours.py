@@ -1,33 +1,38 @@
-"""The pipeline's half: ``build-all`` of the engine tests' target set, timed, with digests.
+"""The pipeline's half: the lock step, then timed ``build-all`` sessions, with reproducible
+image digests.
 
 Each run is one Dagger session, as one ``scripts/build-all`` invocation is: connecting, then
-the amd64 plan (every variant, legacy on bullseye) and the arm64 plan (``falco``,
-``falco-debian``) built and smoke-tested concurrently. The image digests are read afterwards,
-outside the timed part, from the OCI tarballs the smoke tests already measured.
+the image set's plans (one for the default matrix) built and smoke-tested concurrently. After
+the timed session, a second one makes every variant's reproducible OCI tarball (what
+``export-all`` writes), exports it under the run's directory and reads it: its per-platform
+manifest digests are the image digests the bench compares (two cold runs, warm against
+rebuild).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
+import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 import dagger
 from dagger import dag
 
 from bench.inputs import Inputs
+from bench.layers import ImageDigest, image_digests
+from bench.matrix import LEGACY, ImageSet, debian_based, package_sets
 from pipelines.catalog.loader import load_family
+from pipelines.oci.reproducible import reproducible_tarball
+from pipelines.pins import lock_packages
 from pipelines.plan import BuildPlan, plan
 from pipelines.results import BuildResult, TargetResult
-from pipelines.run import build_and_test
+from pipelines.run import build_and_test, build_target
 from tests.engine.family import LEGACY_RELEASE, TOOLS_IMAGE, mirrors
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 # An exec that took at least this long really ran (cache hits resolve in ~0.0 s).
 RAN_THRESHOLD_SECONDS = 0.5
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -45,12 +50,12 @@ class OursTarget:
     platform: str
     seconds: float
     passed: bool
-    digest: str | None
+    debian_based: bool  # built on a Debian image (apt, dpkg), not distroless
     uncompressed: int | None
     compressed: int | None
+    digest: str | None = None  # manifest digest in the reproducible tarball
+    content: str | None = None  # digest of the layers' diff_ids: the files alone
     error: str | None = None
-    created: str | None = None  # the image config's creation time
-    layers: str | None = None  # digest of the layer diff_ids (content, without timestamps)
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,17 @@ class ExecSteps:
 
 @dataclass(frozen=True)
 class OursRun:
-    """One timed ``build-all``."""
+    """One timed ``build-all`` session."""
 
     label: str
+    image_set: str  # "full" or "subset"
     seconds: float  # the whole session: connect, build, smoke tests, sizes
     targets: tuple[OursTarget, ...]
     steps: ExecSteps = field(default_factory=ExecSteps)
     log: str = ""
+    tarballs: str | None = None  # directory of the reproducible tarballs (<variant>.tar)
+    epoch: int = 0  # the times in those tarballs (the package lock's date)
+    digest_seconds: float | None = None  # making and reading them (not timed as build-all)
 
     @property
     def passed(self) -> bool:
@@ -86,78 +95,73 @@ class OursRun:
         return found[0] if found else None
 
 
-def plans(inputs: Inputs, base_url: str) -> list[BuildPlan]:
-    """The engine tests' target set: every variant for amd64 (legacy with ``release=bullseye``),
-    ``falco`` and ``falco-debian`` for arm64."""
-    family = load_family(inputs.catalog)
-    urls = mirrors(base_url)
-    amd64 = plan(
-        family,
-        platforms=["linux/amd64"],
-        params=[f"release={LEGACY_RELEASE}"],
-        version=inputs.version,
-        mirrors=urls,
-    )
-    arm64 = plan(
-        family,
-        variants=["falco", "falco-debian"],
-        platforms=["linux/arm64"],
-        version=inputs.version,
-        mirrors=urls,
-    )
-    return [amd64, arm64]
-
-
 @dataclass(frozen=True)
-class ImageId:
-    """How an image is identified: its manifest digest, and what the digest is made of."""
+class LockRun:
+    """The lock step: every Debian package set of the image set resolved against the mirror."""
 
-    digest: str  # the manifest's digest (what a registry would report)
-    created: str | None  # the config's ``created`` time
-    layers: str  # sha256 of the config's diff_ids: the content alone, timestamps aside
-
-
-async def image_id(ctr: dagger.Container) -> ImageId:
-    """The manifest digest of ``ctr``'s OCI tarball (gzip layers, as the smoke tests measure
-    it), read without a registry, with the config's ``created`` time and layer diff_ids."""
-    tarball = ctr.as_tarball(forced_compression=dagger.ImageLayerCompression.Gzip)
-    reader = dag.container().from_(TOOLS_IMAGE).with_mounted_file("/image.tar", tarball)
-
-    async def member(name: str) -> dict[str, Any]:
-        text = await reader.with_exec(["tar", "-xOf", "/image.tar", name]).stdout()
-        loaded: dict[str, Any] = json.loads(text)
-        return loaded
-
-    def blob(digest: str) -> str:
-        return "blobs/sha256/" + digest.removeprefix("sha256:")
-
-    [manifest] = (await member("index.json"))["manifests"]
-    if manifest.get("mediaType") == OCI_INDEX:  # a nested index: take its only manifest
-        [manifest] = (await member(blob(manifest["digest"])))["manifests"]
-    config = await member(blob((await member(blob(manifest["digest"])))["config"]["digest"]))
-    diff_ids = "\n".join(config.get("rootfs", {}).get("diff_ids", []))
-    return ImageId(
-        digest=str(manifest["digest"]),
-        created=config.get("created"),
-        layers="sha256:" + hashlib.sha256(diff_ids.encode()).hexdigest(),
-    )
+    seconds: float
+    sets: int  # package sets resolved (variant, base, platform)
+    date: str  # the lock's date: the reproducible tarballs' times
+    pruned: bool  # run on an emptied engine cache
+    log: str = ""
 
 
-async def _target(result: TargetResult) -> OursTarget:
+def plans(catalog: Path, version: str, base_url: str, image_set: ImageSet) -> list[BuildPlan]:
+    """One build plan per group of ``image_set``, reading the catalog's current lock files;
+    the legacy loader on :data:`LEGACY_RELEASE`."""
+    family = load_family(catalog)
+    urls = mirrors(base_url)
+    return [
+        plan(
+            family,
+            variants=list(group.variants) if group.variants is not None else None,
+            platforms=list(group.platforms),
+            params=[f"release={LEGACY_RELEASE}"] if group.has(LEGACY) else [],
+            version=version,
+            mirrors=urls,
+        )
+        for group in image_set.groups
+    ]
+
+
+async def lock(
+    inputs: Inputs, base_url: str, image_set: ImageSet, logs: Path, *, pruned: bool
+) -> LockRun:
+    """Run the pipeline's lock step for every plan of ``image_set`` (one after the other, each
+    merged into the catalog copy's packages.lock.toml) in one timed session."""
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / "ours-lock.log"
+    lock_plans = plans(inputs.catalog, inputs.version, base_url, image_set)
+    with log_path.open("w") as log:
+        started = time.monotonic()
+        async with dagger.connection(dagger.Config(log_output=log, timeout=None)):
+            for build_plan in lock_plans:
+                current = load_family(inputs.catalog).packages_lock  # with the sets just locked
+                text = await lock_packages(
+                    build_plan,
+                    dag.host().directory(str(inputs.catalog)),
+                    current,
+                    tools_image=TOOLS_IMAGE,
+                )
+                (inputs.catalog / "packages.lock.toml").write_text(text)
+        seconds = time.monotonic() - started
+    date = load_family(inputs.catalog).packages_lock.date or "-"
+    sets = len(package_sets(lock_plans))
+    return LockRun(round(seconds, 2), sets, date, pruned, str(log_path))
+
+
+def _target(result: TargetResult, digest: ImageDigest | None) -> OursTarget:
     size = result.report.size if result.report is not None else None
-    ident = None
-    if result.container is not None and result.error is None:
-        ident = await image_id(result.container)
     return OursTarget(
         variant=result.target.variant,
         platform=result.target.platform,
         seconds=round(result.seconds, 2),
         passed=result.passed,
-        digest=ident.digest if ident else None,
-        created=ident.created if ident else None,
-        layers=ident.layers if ident else None,
+        debian_based=debian_based(result.target),
         uncompressed=size.uncompressed if size is not None else None,
         compressed=size.compressed if size is not None else None,
+        digest=digest.digest if digest else None,
+        content=digest.content if digest else None,
         error=None if result.passed else (result.error or "smoke tests failed")[-2000:],
     )
 
@@ -187,11 +191,67 @@ def exec_steps(log_text: str) -> ExecSteps:
     return ExecSteps(ran=ran, cached=cached)
 
 
-async def build_all(label: str, inputs: Inputs, base_url: str, logs: Path) -> OursRun:
-    """One timed session: ``build-all`` of :func:`plans`, then the digests (untimed)."""
+async def export_tarballs(
+    inputs: Inputs,
+    build_plans: Sequence[BuildPlan],
+    passed: set[tuple[str, str]],
+    out: Path,
+    log_path: Path,
+) -> dict[tuple[str, str], ImageDigest]:
+    """Every variant's reproducible tarball (export-all's: its ``passed`` platforms, in plan
+    order) exported to ``out/<variant>.tar``; returns the image digests by (variant, platform).
+
+    A session of its own, after the timed one, so that its steps stay out of the timed run's
+    log and exec counts: the containers are the same calls on the same catalog, so every
+    build step is a cache hit and only the tarball steps run.
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    epoch = build_plans[0].source_date_epoch
+    variants: list[str] = []
+    with log_path.open("w") as log:
+        async with dagger.connection(dagger.Config(log_output=log, timeout=None)):
+            catalog = dag.host().directory(str(inputs.catalog))
+            by_variant: dict[str, list[dagger.Container]] = {}
+            for build_plan in build_plans:
+                for target in build_plan.targets:
+                    if (target.variant, target.platform) in passed:
+                        ctr = await build_target(
+                            build_plan, target, catalog, tools_image=TOOLS_IMAGE
+                        )
+                        by_variant.setdefault(target.variant, []).append(ctr)
+            variants = list(by_variant)
+
+            async def one(variant: str, containers: list[dagger.Container]) -> None:
+                tarball = reproducible_tarball(containers, epoch, TOOLS_IMAGE)
+                await tarball.export(str(out / f"{variant}.tar"))
+
+            async with anyio.create_task_group() as group:
+                for variant, containers in by_variant.items():
+                    group.start_soon(one, variant, containers)
+    found: dict[tuple[str, str], ImageDigest] = {}
+    for variant in variants:
+        digests = await anyio.to_thread.run_sync(image_digests, out / f"{variant}.tar")
+        for platform, digest in digests.items():
+            found[(variant, platform)] = digest
+    return found
+
+
+async def build_all(
+    label: str,
+    inputs: Inputs,
+    base_url: str,
+    image_set: ImageSet,
+    work: Path,
+    *,
+    digests: bool = True,
+) -> OursRun:
+    """One timed session: ``build-all`` of ``image_set``'s plans; then (untimed, in a session
+    of its own) the reproducible tarballs under ``work/tarballs/<label>`` and their digests."""
+    logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"ours-{label}.log"
-    build_plans = plans(inputs, base_url)
+    build_plans = plans(inputs.catalog, inputs.version, base_url, image_set)
     results: list[BuildResult | None] = [None] * len(build_plans)
     with log_path.open("w") as log:
         started = time.monotonic()
@@ -205,13 +265,26 @@ async def build_all(label: str, inputs: Inputs, base_url: str, logs: Path) -> Ou
                 for index, build_plan in enumerate(build_plans):
                     group.start_soon(one, index, build_plan)
             seconds = time.monotonic() - started
-            targets = [await _target(t) for r in results if r is not None for t in r.targets]
+    done = [t for r in results if r is not None for t in r.targets]
+    tarballs = work / "tarballs" / label
+    found: dict[tuple[str, str], ImageDigest] = {}
+    digest_seconds = None
+    if digests:
+        digest_started = time.monotonic()
+        passed = {(t.target.variant, t.target.platform) for t in done if t.passed}
+        tarball_log = logs / f"ours-{label}-tarballs.log"
+        found = await export_tarballs(inputs, build_plans, passed, tarballs, tarball_log)
+        digest_seconds = round(time.monotonic() - digest_started, 2)
     return OursRun(
         label=label,
+        image_set=image_set.name,
         seconds=round(seconds, 2),
-        targets=tuple(targets),
+        targets=tuple(_target(t, found.get((t.target.variant, t.target.platform))) for t in done),
         steps=exec_steps(log_path.read_text(errors="replace")),
         log=str(log_path),
+        tarballs=str(tarballs) if digests else None,
+        epoch=build_plans[0].source_date_epoch,
+        digest_seconds=digest_seconds,
     )
 
 
@@ -236,9 +309,9 @@ async def prune_engine_cache(logs: Path) -> float:
         return round(time.monotonic() - started, 2)
 
 
+# The catalog file the rebuild changes: held by both loaders (the legacy one copies it too);
+# which images hold it is read from the plans (bench.matrix.holders).
 REBUILD_FILE = Path("variants") / "falco-driver-loader" / "files" / "docker-entrypoint.sh"
-# Every variant whose image holds REBUILD_FILE (the legacy loaders copy the same file).
-REBUILD_DEPENDENTS = frozenset({"falco-driver-loader", "falco-driver-loader-legacy"})
 
 
 def change_one_file(inputs: Inputs) -> str:
