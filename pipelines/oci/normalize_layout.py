@@ -1,8 +1,9 @@
 """Make an OCI image layout tarball reproducible: ``python3 normalize_layout.py IN OUT EPOCH``.
 
 Standard library only: it runs in the pipeline's tools container. Every layer is rewritten with
-each member's mtime clamped to EPOCH (SOURCE_DATE_EPOCH style: files newer than the epoch, i.e.
-made by the build, get the epoch; older ones keep their time) and gzip-compressed without a
+every member's mtime set to EPOCH (as apko does with SOURCE_DATE_EPOCH: clamping only newer
+times would keep the times of a cached step that ran before the epoch, so a cached and a cold
+build of the same content would differ) and gzip-compressed without a
 timestamp; every image config gets ``created`` and ``history[].created`` = EPOCH; manifests and
 indexes are rewritten with the new digests (descriptor order kept); a Docker ``manifest.json``
 in the source (Dagger writes one, and scanners such as trivy read an archive through it) is
@@ -58,7 +59,7 @@ def _json(data: Any) -> bytes:  # noqa: ANN401 - JSON documents
 
 
 def _layer(layout: Layout, descriptor: dict[str, Any], epoch: int) -> tuple[dict[str, Any], str]:
-    """The layer rewritten with clamped times; returns its descriptor and diff_id."""
+    """The layer rewritten with every time at ``epoch``; returns its descriptor and diff_id."""
     raw = layout.blob(descriptor["digest"]).read_bytes()
     if descriptor["mediaType"].endswith("gzip"):
         raw = gzip.decompress(raw)
@@ -68,7 +69,7 @@ def _layer(layout: Layout, descriptor: dict[str, Any], epoch: int) -> tuple[dict
         tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as target,
     ):
         for member in source:
-            member.mtime = min(int(member.mtime), epoch)
+            member.mtime = epoch
             member.pax_headers = {
                 k: v for k, v in member.pax_headers.items() if k not in ("mtime", "atime", "ctime")
             }
