@@ -93,6 +93,7 @@ def packages_root(root: Path, elves: Path) -> Path:
     _write(root, "/usr/share/locale/de/LC_MESSAGES/libc.mo")
     _write(root, "/usr/share/zoneinfo/Europe/Paris")
     _link(root, "/usr/share/zoneinfo/CET", "Europe/Paris")
+    _write(root, "/usr/share/zoneinfo/right/Europe/Paris")
     _write(root, "/usr/lib/os-release", "VERSION_CODENAME=bookworm\n")
     _link(root, "/etc/os-release", "../usr/lib/os-release")
     for name in ("passwd", "group", "debian_version", "services"):
@@ -224,6 +225,7 @@ def test_floor_keeps_the_closure_and_the_mandatory_files(roots: tuple[RootFs, Ro
         "/usr/share/locale/de/LC_MESSAGES/libc.mo",
         "/usr/share/ca-certificates/mozilla/Some_CA.crt",
         "/etc/services",
+        "/usr/share/zoneinfo/right/Europe/Paris",  # leap-second zones: only when kept
     }
     apply_floor(image, plan)
     assert not (image.root / "usr/share/man").exists()  # emptied by the floor
@@ -261,6 +263,8 @@ def test_catalog_roots_and_keep(roots: tuple[RootFs, RootFs]) -> None:
     assert plan.kept["/etc/services"] == "keep"
     whole = plan_floor(base, image, FloorSpec(keep=("/usr/share/man",)))
     assert whole.kept["/usr/share/man/man1/tool.1.gz"] == "keep"  # a directory: all of it
+    right = plan_floor(base, image, FloorSpec(keep=("/usr/share/zoneinfo/right/**",)))
+    assert right.kept["/usr/share/zoneinfo/right/Europe/Paris"] == "keep"
 
 
 def test_bad_floor_settings_and_packages_are_errors(roots: tuple[RootFs, RootFs]) -> None:

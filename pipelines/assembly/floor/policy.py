@@ -1,9 +1,10 @@
 """What a distroless floor keeps besides the programs and their ELF closure, and why.
 
 Every distroless image keeps (when its packages install them): the CA bundle, the time zone
-database, what identifies the release, users and name-service configuration, each package's
-copyright file with the common licence texts it refers to, and the dpkg records under
-``status.d`` that scanners (and the pending-security-updates check) read. The merged-``/usr``
+database (without its leap-second ``right/`` zones), what identifies the release, users and
+name-service configuration, each package's copyright file with the common licence texts it
+refers to, and the dpkg records under ``status.d`` that scanners (and the
+pending-security-updates check) read. The merged-``/usr``
 links at the top stay too. Everything else a package installed goes unless the catalog keeps it.
 """
 
@@ -31,6 +32,11 @@ MANDATORY = (
     "/var/lib/dpkg/status.d/**",  # what is installed
 )
 """Globs every floor keeps when present."""
+
+NOT_MANDATORY = ("/usr/share/zoneinfo/right/**",)
+"""Globs inside :data:`MANDATORY` that a floor drops unless the catalog keeps them: the
+leap-second ``right/`` zones (447 files, a third of bookworm's tzdata), which glibc reads only
+when ``TZ`` names one of them."""
 
 TOP_LEVEL_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 """The merged-/usr links of the root, kept when they are links (they weigh nothing)."""

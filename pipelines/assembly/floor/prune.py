@@ -26,6 +26,7 @@ from .globs import has_wildcards, matches
 from .policy import (
     GCONV,
     MANDATORY,
+    NOT_MANDATORY,
     TOP_LEVEL_LINKS,
     gconv_decision,
     license_references,
@@ -187,7 +188,9 @@ class _Planner:
         for link in sorted(plan.closure.links):
             plan.kept.setdefault(link, "closure")
         for pattern in MANDATORY:
-            self.keep_glob(pattern, "mandatory")
+            for path in self.named(pattern):
+                if not any(matches(other, path) for other in NOT_MANDATORY):
+                    self.keep(path, "mandatory")
         for path in license_references(self.image, self.copyright_files()):
             self.keep(path, "mandatory")
         for path in TOP_LEVEL_LINKS:
