@@ -13,7 +13,9 @@ from dagger import dag
 from pipelines.catalog.loader import load_family
 from pipelines.catalog.lock import LockEntry, render_lock
 from pipelines.pins import lock_packages
-from pipelines.plan import plan
+from pipelines.plan import BuildPlan, plan
+from pipelines.results import BuildResult
+from pipelines.run import build_and_test
 from tests.standin import StandinRelease
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +86,36 @@ async def locked(catalog: Path, **plan_options: Any) -> Path:  # noqa: ANN401
     )
     (catalog / "packages.lock.toml").write_text(text)
     return catalog
+
+
+def pinned_plan(
+    out: Path,
+    release: StandinRelease,
+    server: str,
+    packages: str,
+    **plan_options: Any,  # noqa: ANN401
+) -> tuple[BuildPlan, Path]:
+    """The stand-in catalog at ``out`` with every artifact pinned and ``packages`` as its
+    package lock, planned for ``release`` through ``server`` (``plan_options``: variants...)."""
+    catalog = standin_catalog(out, release, pins=pins_of(release), packages=packages)
+    build_plan = plan(
+        load_family(catalog),
+        version=release.falco_version,
+        mirrors=mirrors(server),
+        **plan_options,
+    )
+    return build_plan, catalog
+
+
+async def build_pinned(
+    out: Path,
+    release: StandinRelease,
+    server: str,
+    packages: str,
+    **plan_options: Any,  # noqa: ANN401
+) -> BuildResult:
+    """:func:`pinned_plan`, built and smoke-tested."""
+    build_plan, catalog = pinned_plan(out, release, server, packages, **plan_options)
+    return await build_and_test(
+        build_plan, dag.host().directory(str(catalog)), tools_image=TOOLS_IMAGE
+    )

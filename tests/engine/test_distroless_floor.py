@@ -21,7 +21,7 @@ from pipelines.results import BuildResult, TargetResult
 from pipelines.run import build_and_test, build_context
 from pipelines.smoke.checks import measure
 from pipelines.smoke.loads import check_loads
-from tests.engine.family import locked, mirrors, pins_of, standin_catalog
+from tests.engine.family import locked, mirrors, pinned_plan, pins_of, standin_catalog
 from tests.standin import StandinRelease
 from tests.unit.test_floor_elf import compile_c
 
@@ -53,19 +53,13 @@ def falco_plan(
     falco_packages: str,
 ) -> tuple[BuildPlan, Path]:
     """The distroless variant of the pinned stand-in catalog, for both platforms."""
-    catalog = standin_catalog(
+    return pinned_plan(
         tmp_path_factory.mktemp("floor") / "falco",
         standin_release,
-        pins=pins_of(standin_release),
-        packages=falco_packages,
-    )
-    build_plan = plan(
-        load_family(catalog),
+        standin_server,
+        falco_packages,
         variants=["falco"],
-        version=standin_release.falco_version,
-        mirrors=mirrors(standin_server),
     )
-    return build_plan, catalog
 
 
 @pytest.fixture(scope="module")

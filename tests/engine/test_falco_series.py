@@ -8,13 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagger import dag
 
-from pipelines.catalog.loader import load_family
-from pipelines.plan import plan
 from pipelines.results import BuildResult
-from pipelines.run import build_and_test
-from tests.engine.family import TOOLS_IMAGE, mirrors, pins_of, standin_catalog
+from tests.engine.family import build_pinned
 from tests.standin import StandinRelease, build_standin_release, serve
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
@@ -26,16 +22,13 @@ async def build_loader(
     out: Path, release: StandinRelease, server: str, packages: str
 ) -> BuildResult:
     """falco-driver-loader for linux/amd64 from ``release``, every artifact pinned."""
-    catalog = standin_catalog(out / "falco", release, pins=pins_of(release), packages=packages)
-    build_plan = plan(
-        load_family(catalog),
+    return await build_pinned(
+        out / "falco",
+        release,
+        server,
+        packages,
         variants=["falco-driver-loader"],
         platforms=["linux/amd64"],
-        version=release.falco_version,
-        mirrors=mirrors(server),
-    )
-    return await build_and_test(
-        build_plan, dag.host().directory(str(catalog)), tools_image=TOOLS_IMAGE
     )
 
 

@@ -12,11 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dagger import dag
 
-from pipelines.catalog.loader import load_family
-from pipelines.plan import plan
 from pipelines.release import (
+    KeyPair,
     ScanGateFailed,
     ToolImages,
     generate_key_pair,
@@ -34,9 +32,8 @@ from pipelines.release.publish import (
 )
 from pipelines.release.tool_images import TRIVY_DB_FIXTURE_REPOSITORY
 from pipelines.results import BuildResult
-from pipelines.run import build_and_test
 from pipelines.smoke.checks import run_smoke_tests
-from tests.engine.family import TOOLS_IMAGE, mirrors, pins_of, standin_catalog
+from tests.engine.family import TOOLS_IMAGE, build_pinned
 from tests.engine.fault_proxy import Faults, fault_proxy
 from tests.standin import StandinRelease
 
@@ -90,21 +87,29 @@ async def small_family(
     falco_packages: str,
 ) -> BuildResult:
     """falco and falco-debian for both platforms, built and smoke-tested."""
-    catalog = standin_catalog(
+    result = await build_pinned(
         tmp_path_factory.mktemp("pub") / "falco",
         standin_release,
-        pins=pins_of(standin_release),
-        packages=falco_packages,
-    )
-    build_plan = plan(
-        load_family(catalog),
+        standin_server,
+        falco_packages,
         variants=["falco", "falco-debian"],
-        version=standin_release.falco_version,
-        mirrors=mirrors(standin_server),
     )
-    result = await build_and_test(build_plan, dag.host().directory(str(catalog)))
     assert result.passed, result.render()
     return result
+
+
+async def full_release_steps(registry: str) -> tuple[ReleaseSteps, KeyPair]:
+    """A release's every step with the seeded tools: scan (gate at CRITICAL, the fixture DB),
+    SBOMs, signatures and attestations with a fresh key pair (returned beside)."""
+    tools = ToolImages.seeded(registry)
+    keys = await generate_key_pair(None, cosign_image=tools.cosign)
+    steps = ReleaseSteps(
+        tools=tools,
+        fail_on="CRITICAL",
+        scan_db_repository=f"{registry}/{TRIVY_DB_FIXTURE_REPOSITORY}",
+        signing_key=keys.private_key,
+    )
+    return steps, keys
 
 
 def namespace() -> str:
@@ -225,14 +230,8 @@ async def test_transient_registry_errors_are_retried(
 async def test_release_scans_signs_and_attests_before_tags_move(
     small_family: BuildResult, registry: str
 ) -> None:
-    tools = ToolImages.seeded(registry)
-    keys = await generate_key_pair(None, cosign_image=tools.cosign)
-    steps = ReleaseSteps(
-        tools=tools,
-        fail_on="CRITICAL",
-        scan_db_repository=f"{registry}/{TRIVY_DB_FIXTURE_REPOSITORY}",
-        signing_key=keys.private_key,
-    )
+    steps, keys = await full_release_steps(registry)
+    tools = steps.tools
     ns = namespace()
     images = await publish_release(small_family, registry, namespace=ns, steps=steps)
     debian = images[1]

@@ -11,25 +11,16 @@ import time
 
 import pytest
 
-from pipelines.release import ToolImages, generate_key_pair
-from pipelines.release.publish import ReleaseSteps, publish_release
-from pipelines.release.tool_images import TRIVY_DB_FIXTURE_REPOSITORY
+from pipelines.release.publish import publish_release
 from pipelines.results import BuildResult
-from tests.engine.test_publish import namespace, small_family
+from tests.engine.test_publish import full_release_steps, namespace, small_family
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
 __all__ = ["small_family"]
 
 
 async def test_full_release_time(small_family: BuildResult, registry: str) -> None:
-    tools = ToolImages.seeded(registry)
-    keys = await generate_key_pair(None, cosign_image=tools.cosign)
-    steps = ReleaseSteps(
-        tools=tools,
-        fail_on="CRITICAL",
-        scan_db_repository=f"{registry}/{TRIVY_DB_FIXTURE_REPOSITORY}",
-        signing_key=keys.private_key,
-    )
+    steps, _ = await full_release_steps(registry)
     ns = namespace()
     times: dict[str, float] = {}
     for run in ("first", "again"):

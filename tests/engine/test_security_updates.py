@@ -33,7 +33,7 @@ from pipelines.smoke.security_updates import (
     security_candidates,
 )
 from pipelines.tools import tools_container
-from tests.engine.family import TOOLS_IMAGE, mirrors, pins_of, standin_catalog
+from tests.engine.family import TOOLS_IMAGE, build_pinned
 from tests.standin import StandinRelease
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
@@ -107,20 +107,14 @@ async def distroless(
     falco_packages: str,
 ) -> BuildResult:
     """Falco's distroless image for linux/amd64, built and smoke-tested."""
-    catalog = standin_catalog(
+    return await build_pinned(
         tmp_path_factory.mktemp("security") / "falco",
         standin_release,
-        pins=pins_of(standin_release),
-        packages=falco_packages,
-    )
-    build_plan = plan(
-        load_family(catalog),
+        standin_server,
+        falco_packages,
         variants=["falco"],
         platforms=["linux/amd64"],
-        version=standin_release.falco_version,
-        mirrors=mirrors(standin_server),
     )
-    return await build_and_test(build_plan, dag.host().directory(str(catalog)))
 
 
 async def test_distroless_image_has_none_pending(distroless: BuildResult) -> None:
