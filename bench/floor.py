@@ -17,6 +17,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import dagger
@@ -28,7 +29,7 @@ from pipelines.catalog.loader import load_family
 from pipelines.plan import BuildPlan, BuildTarget, plan
 from pipelines.run import build_context
 from pipelines.smoke.checks import MB, measure
-from tests.engine.family import mirrors, pins_of, standin_catalog
+from tests.engine.family import locked, mirrors, pins_of, standin_catalog
 from tests.standin import build_standin_release, serve
 from tests.standin.hello import HOST as HELLO_HOST
 from tests.standin.hello import build_hello_release
@@ -131,23 +132,26 @@ async def main_async(work: Path) -> list[FloorFigures]:
     (hello_catalog / "artifacts.lock.toml").unlink(missing_ok=True)  # its checksums vouch
     rows: list[FloorFigures | None] = []
     with serve(release.root) as falco_url, serve(hello_release.root) as hello_url:
-        falco_plan = plan(
-            load_family(falco_catalog),
-            variants=["falco"],
-            version=release.falco_version,
-            mirrors=mirrors(falco_url),
-        )
-        hello_plan = plan(
-            load_family(hello_catalog),
-            variants=["hello"],
-            version=hello_release.version,
-            mirrors=[f"https://{HELLO_HOST}={hello_url}/{HELLO_HOST}"],
-        )
-        plans = [(falco_plan, falco_catalog), (hello_plan, hello_catalog)]
-        jobs = [(p, c, t) for p, c in plans for t in sorted(p.targets, key=lambda t: t.platform)]
-        rows = [None] * len(jobs)
+        hello_options: dict[str, Any] = {
+            "variants": ["hello"],
+            "version": hello_release.version,
+            "mirrors": [f"https://{HELLO_HOST}={hello_url}/{HELLO_HOST}"],
+        }
         log = (work / "floor-dagger.log").open("w")
         async with dagger.connection(dagger.Config(log_output=log, timeout=None)):
+            await locked(hello_catalog, **hello_options)  # the example commits no package lock
+            falco_plan = plan(
+                load_family(falco_catalog),
+                variants=["falco"],
+                version=release.falco_version,
+                mirrors=mirrors(falco_url),
+            )
+            hello_plan = plan(load_family(hello_catalog), **hello_options)
+            plans = [(falco_plan, falco_catalog), (hello_plan, hello_catalog)]
+            jobs = [
+                (p, c, t) for p, c in plans for t in sorted(p.targets, key=lambda t: t.platform)
+            ]
+            rows = [None] * len(jobs)
 
             async def one(index: int, build_plan: BuildPlan, catalog: Path, t: BuildTarget) -> None:
                 rows[index] = await figures(build_plan, catalog, t)
