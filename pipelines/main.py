@@ -213,7 +213,9 @@ class ImageFamily:
         )
         return oci_tarballs(result, tools_image)
 
-    @function
+    # Never served from Dagger's function cache (7 days by default): a re-run must read the
+    # mirror afresh to pick up updates.
+    @function(cache="never")  # type: ignore[call-overload, untyped-decorator]
     async def lock(
         self,
         catalog: Catalog,
