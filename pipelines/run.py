@@ -176,6 +176,7 @@ def oci_tarballs(result: BuildResult, tools_image: str = DEFAULT_TOOLS_IMAGE) ->
         containers = result.containers(variant)
         if containers:
             out = out.with_file(
-                f"{variant}.tar", reproducible_tarball(containers, epoch, tools_image)
+                f"{variant}.tar",
+                reproducible_tarball(containers, epoch, tools_image, result.plan.platforms),
             )
     return out

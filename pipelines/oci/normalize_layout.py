@@ -1,11 +1,14 @@
-"""Make an OCI image layout tarball reproducible: ``python3 normalize_layout.py IN OUT EPOCH``.
+"""Make an OCI image layout tarball reproducible:
+``python3 normalize_layout.py IN OUT EPOCH [PLATFORM,...]``.
 
 Standard library only: it runs in the pipeline's tools container. Every layer is rewritten with
 every member's mtime set to EPOCH (as apko does with SOURCE_DATE_EPOCH: clamping only newer
 times would keep the times of a cached step that ran before the epoch, so a cached and a cold
 build of the same content would differ) and gzip-compressed without a
 timestamp; every image config gets ``created`` and ``history[].created`` = EPOCH; manifests and
-indexes are rewritten with the new digests (descriptor order kept); a Docker ``manifest.json``
+indexes are rewritten with the new digests, their platform manifests in the order of the
+PLATFORM list (``os/arch[/variant]``; others after them, sorted: Dagger's own order varies
+from one export to the next); a Docker ``manifest.json``
 in the source (Dagger writes one, and scanners such as trivy read an archive through it) is
 rewritten to the new config and layer blobs; the layout tarball itself has sorted members with
 fixed times and owners. The same image content gives the same bytes.
@@ -38,10 +41,19 @@ GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 class Layout:
     """An unpacked OCI layout: blobs by digest, new blobs written beside."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, platforms: list[str]) -> None:
         self.root = root
+        self.platforms = platforms
         self.done: dict[str, dict[str, Any]] = {}  # old digest -> new descriptor
         self.renamed: dict[str, str] = {}  # old config or layer digest -> new digest
+
+    def platform_rank(self, descriptor: dict[str, Any]) -> tuple[int, str]:
+        """Where a manifest goes in its index: by the platform order asked for, then by name."""
+        platform = descriptor.get("platform") or {}
+        parts = [platform.get("os", ""), platform.get("architecture", ""), platform.get("variant")]
+        name = "/".join(p for p in parts if p)
+        rank = self.platforms.index(name) if name in self.platforms else len(self.platforms)
+        return rank, name
 
     def blob(self, digest: str) -> Path:
         return self.root / "blobs" / digest.replace(":", "/", 1)
@@ -120,7 +132,8 @@ def _descriptor(layout: Layout, descriptor: dict[str, Any], epoch: int) -> dict[
     if old not in layout.done:
         if descriptor["mediaType"] in INDEX_TYPES:
             index = json.loads(layout.blob(old).read_bytes())
-            index["manifests"] = [_descriptor(layout, d, epoch) for d in index["manifests"]]
+            manifests = [_descriptor(layout, d, epoch) for d in index["manifests"]]
+            index["manifests"] = sorted(manifests, key=layout.platform_rank)
             index.pop("annotations", None)
             digest, size = layout.write(_json(index))
             layout.done[old] = {**descriptor, "digest": digest, "size": size}
@@ -132,13 +145,13 @@ def _descriptor(layout: Layout, descriptor: dict[str, Any], epoch: int) -> dict[
     return layout.done[old]
 
 
-def normalize(source: Path, target: Path, epoch: int) -> None:
+def normalize(source: Path, target: Path, epoch: int, platforms: list[str]) -> None:
     """Write the reproducible form of the layout tarball ``source`` to ``target``."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "in"
         with tarfile.open(source) as tar:
             tar.extractall(root)
-        layout = Layout(root)
+        layout = Layout(root, platforms)
         index = json.loads((root / "index.json").read_text())
         index["manifests"] = [_descriptor(layout, d, epoch) for d in index["manifests"]]
         index.pop("annotations", None)
@@ -188,4 +201,5 @@ def _reachable(layout: Layout, document: dict[str, Any]) -> set[str]:
 
 
 if __name__ == "__main__":
-    normalize(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
+    order = [p for p in (sys.argv[4] if len(sys.argv) > 4 else "").split(",") if p]
+    normalize(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), order)

@@ -19,10 +19,14 @@ SCRIPT = Path(__file__).with_name("normalize_layout.py")
 
 
 def reproducible_tarball(
-    containers: Sequence[dagger.Container], epoch: int, tools_image: str
+    containers: Sequence[dagger.Container],
+    epoch: int,
+    tools_image: str,
+    platforms: Sequence[str] = (),
 ) -> dagger.File:
-    """One OCI layout tarball of ``containers`` (several: a multi-platform index in the order
-    given), gzip layers, with every time fixed to ``epoch``."""
+    """One OCI layout tarball of ``containers`` (several: a multi-platform index), gzip layers,
+    with every time fixed to ``epoch``; the index lists ``platforms`` (``os/arch``) in that
+    order, any other after them by name (Dagger's own order varies between exports)."""
     first, *rest = containers
     tarball = first.as_tarball(
         platform_variants=rest, forced_compression=dagger.ImageLayerCompression.Gzip
@@ -32,7 +36,14 @@ def reproducible_tarball(
         .with_new_file("/normalize_layout.py", SCRIPT.read_text())
         .with_mounted_file("/in/image.tar", tarball)
         .with_exec(
-            ["python3", "/normalize_layout.py", "/in/image.tar", "/out/image.tar", str(epoch)]
+            [
+                "python3",
+                "/normalize_layout.py",
+                "/in/image.tar",
+                "/out/image.tar",
+                str(epoch),
+                ",".join(platforms),
+            ]
         )
         .file("/out/image.tar")
     )

@@ -49,7 +49,9 @@ async def test_two_builds_give_identical_layouts(tmp_path: Path) -> None:
     assert raw[0] != raw[1]
     # ...reproducible, they are the same bytes: index, manifests, configs, layers
     fixed = [
-        await export(reproducible_tarball(images, EPOCH, TOOLS_IMAGE), tmp_path / f"r{n}.tar")
+        await export(
+            reproducible_tarball(images, EPOCH, TOOLS_IMAGE, platforms), tmp_path / f"r{n}.tar"
+        )
         for n, images in enumerate((first, second))
     ]
     assert fixed[0] == fixed[1]
@@ -68,6 +70,15 @@ async def test_two_builds_give_identical_layouts(tmp_path: Path) -> None:
     assert config["created"] == "2025-11-26T00:00:00Z"
     assert {h["created"] for h in config.get("history", [])} <= {"2025-11-26T00:00:00Z"}
     assert config["config"]["Labels"]["org.opencontainers.image.title"] == "same"
+
+    # the index follows the order asked for, not Dagger's (which varies between exports)
+    flipped = reproducible_tarball(first, EPOCH, TOOLS_IMAGE, platforms[::-1])
+    await export(flipped, tmp_path / "flipped.tar")
+    with tarfile.open(tmp_path / "flipped.tar") as tar:
+        index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        blob = f"blobs/{index['manifests'][0]['digest'].replace(':', '/')}"
+        flipped_index = json.loads(tar.extractfile(blob).read())  # type: ignore[union-attr]
+    assert [m["platform"]["architecture"] for m in flipped_index["manifests"]] == archs[::-1]
 
     # the image still runs, and its files kept their content
     imported = dag.container().import_(dag.host().file(str(tmp_path / "r0.tar")))
