@@ -21,14 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-INDEX_TYPES = {
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-}
-MANIFEST_TYPES = {
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-}
+from pipelines.oci.normalize_layout import INDEX_TYPES, MANIFEST_TYPES
+
 # Files whose content is compared line by line when they differ (larger ones by hash only).
 TEXT_LIMIT = 256 * 1024
 # Files that differ between two builds for reasons known from Debian's reproducible-builds

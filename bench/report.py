@@ -418,7 +418,7 @@ def render(bench: Bench) -> str:
                 *_goal_notes(bench),
                 *_notes(bench),
                 *_reproducibility_notes(bench),
-                *_failures(bench),
+                *failures(bench),
             ]
         )
         + "\n"
@@ -584,7 +584,8 @@ def _reproducibility_notes(bench: Bench) -> list[str]:
     return out
 
 
-def _failures(bench: Bench) -> list[str]:
+def failures(bench: Bench) -> list[str]:
+    """One line per failed build, smoke test or Docker build of the run (none: all passed)."""
     out = []
     runs = (
         bench.subset_cold,

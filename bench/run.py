@@ -23,7 +23,7 @@ from bench import docker, ours
 from bench.inputs import Inputs, prepare
 from bench.layers import diff_images
 from bench.matrix import FULL, SUBSET, ImageSet, holders, images, restrict
-from bench.report import Bench, render
+from bench.report import Bench, failures, render
 from pipelines.catalog.loader import load_family
 from tests.engine.family import FALCO_CATALOG
 from tests.standin import serve
@@ -255,18 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(bench), end="")
     if args.json is not None:
         args.json.write_text(json.dumps(bench.to_json(), indent=2) + "\n")
-    runs = [
-        bench.subset_cold,
-        bench.cold,
-        bench.cold_repeat,
-        bench.prime,
-        bench.warm,
-        bench.rebuild,
-    ]
-    failed = any(r is not None and not r.passed for r in runs) or any(
-        not d.ok for d in [*bench.docker, *bench.docker_subset]
-    )
-    return 1 if failed else 0
+    return 1 if failures(bench) else 0
 
 
 if __name__ == "__main__":
