@@ -53,7 +53,6 @@ async def build_context(
         signing_key=build_plan.signing_key,
         local_artifacts=await named_files(local_artifacts),
         mirrors=parse_mirrors(build_plan.mirrors),
-        native_platform=str(await dag.default_platform()),
     )
 
 

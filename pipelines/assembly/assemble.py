@@ -5,9 +5,9 @@ a distroless root filesystem, ``Container -> Container`` on a Debian image) chai
 ``.with_()``; nothing is evaluated here: the caller awaits the leaves (smoke tests, exports),
 and the engine runs each distinct step once. A distroless chain is assembled as a directory by
 the native tools container and becomes the image's root filesystem at the end, with every
-timestamp fixed. A Debian chain runs its steps in the image itself: apt through cache volumes
-(lists and archives never land in a layer), release artifacts mounted rather than copied, then
-files, links and configuration.
+timestamp fixed. A Debian chain installs its packages the way mmdebstrap does for a foreign
+architecture (unpacked by the native dpkg, configured in the image: see
+:mod:`pipelines.debian.install`), then adds files, links and configuration.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pipelines.catalog.variant import (
     UnpackArtifact,
 )
 from pipelines.debian.fetch import verified_debs
+from pipelines.debian.install import PackageRound, install_packages
 from pipelines.debian.sources import sources_script
 from pipelines.errors import InputError
 from pipelines.plan import BuildTarget, Layer, PlannedArtifact
@@ -56,17 +57,10 @@ class BuildContext:
     signing_key: KeyRef | None = None
     local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
     mirrors: Sequence[Mirror] = ()
-    native_platform: str = "linux/amd64"
 
     def debs(self, packages: PackageSet) -> dagger.Directory:
-        """The locked packages as verified files (repacked uncompressed for a foreign
-        platform, whose dpkg runs emulated)."""
-        return verified_debs(
-            packages.packages,
-            tools_image=self.tools_image,
-            mirrors=self.mirrors,
-            repack=packages.platform != self.native_platform,
-        )
+        """The locked packages as verified files."""
+        return verified_debs(packages.packages, tools_image=self.tools_image, mirrors=self.mirrors)
 
     def verified(self, ref: ArtifactRef, *, trust_unverified: bool = False) -> VerifiedArtifact:
         """``ref`` as a lazily verified file (a local file of the same name replaces the
@@ -180,35 +174,9 @@ def distroless_layer(ctx: BuildContext, layer: Layer) -> DirectoryStep:
     return apply
 
 
-_INSTALL = r"""
-set -eu
-codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-if layer_sources; then rm -f /etc/apt/sources.list.d/*; fi
-before=$(dpkg-query -W -f '${Package}\n')
-set -- /run/debs/*.deb $DEBS
-if [ -e "$1" ]; then
-  # the locked packages and the 'deb' artifacts, from files only: no index, no download
-  mkdir -p /tmp/apt/lists/partial /tmp/apt/cache/archives/partial
-  apt-get -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/dev/null \
-    -o Dir::State::Lists=/tmp/apt/lists -o Dir::Cache=/tmp/apt/cache \
-    install -y --no-install-recommends "$@"
-  # what was not asked for is a dependency, marked automatic as apt from a mirror would
-  auto=""
-  for name in $LOCKED; do
-    case " $REQUESTED $(echo $before) " in *" $name "*) ;; *) auto="$auto $name";; esac
-  done
-  [ -z "$auto" ] || apt-mark auto $auto >/dev/null
-fi
-[ -z "$DPKGS" ] || dpkg -i $DPKG_OPTIONS $DPKGS
-# nothing of the build's own in the layer: logs, caches, backup files
-rm -rf /tmp/apt /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* \
-  /var/cache/debconf/*-old /var/cache/ldconfig/aux-cache /var/cache/apt/*.bin
-"""
-
-
-def _apt_step(ctx: BuildContext, layer: Layer) -> ContainerStep:
-    """The layer's apt sources, then its locked Debian packages with its 'deb' artifacts in one
-    apt-get install from files, then its 'dpkg' artifacts in one ``dpkg -i``."""
+def packages_step(ctx: BuildContext, layer: Layer) -> ContainerStep:
+    """The layer's apt sources, its locked Debian packages with its 'deb' artifacts, then its
+    'dpkg' artifacts (see :mod:`pipelines.debian.install`)."""
     install = layer.spec.install
     debs = [p for p in layer.artifacts if isinstance(p.step, DebArtifact)]
     dpkgs = [p for p in layer.artifacts if isinstance(p.step, DpkgArtifact)]
@@ -218,31 +186,25 @@ def _apt_step(ctx: BuildContext, layer: Layer) -> ContainerStep:
     if not (packages or install.apt_sources or dpkgs):
         return lambda ctr: ctr
 
-    def path(planned: PlannedArtifact) -> str:
-        return f"/run/artifacts/{planned.ref.filename}"
+    def files(planned: list[PlannedArtifact]) -> dict[str, dagger.File]:
+        return {p.ref.filename: ctx.verified(p.ref).file for p in planned}
+
+    first = PackageRound(
+        files=files(debs),
+        directory=ctx.debs(packages) if packages is not None else None,
+        locked=[p.name for p in packages.packages] if packages else [],
+        requested=list(packages.requested) if packages else [],
+    )
+    # 'dpkg' artifacts replace what the first round installed, as `dpkg -i` after apt would
+    second = PackageRound(files=files(dpkgs), dpkg_options=install.dpkg_options)
+    env = {"DEBIAN_FRONTEND": "noninteractive", **install.env}
 
     def apply(ctr: dagger.Container) -> dagger.Container:
-        for planned in (*debs, *dpkgs):
-            ctr = ctr.with_mounted_file(path(planned), ctx.verified(planned.ref).file)
-        if packages is not None:
-            ctr = ctr.with_mounted_directory("/run/debs", ctx.debs(packages))
-        script = sources_script(install, "/etc/apt/sources.list") + _INSTALL
-        ctr = (
-            ctr.with_env_variable("DEBIAN_FRONTEND", "noninteractive")
-            .with_env_variable("DEBS", " ".join(shlex.quote(path(p)) for p in debs))
-            .with_env_variable("DPKGS", " ".join(shlex.quote(path(p)) for p in dpkgs))
-            .with_env_variable("DPKG_OPTIONS", " ".join(install.dpkg_options))
-            .with_env_variable(
-                "LOCKED", " ".join(p.name for p in packages.packages) if packages else ""
-            )
-            .with_env_variable("REQUESTED", " ".join(packages.requested) if packages else "")
-            .with_exec(["sh", "-c", script])
-        )
-        for name in ("DEBIAN_FRONTEND", "DEBS", "DPKGS", "DPKG_OPTIONS", "LOCKED", "REQUESTED"):
-            ctr = ctr.without_env_variable(name)
-        for planned in (*debs, *dpkgs):
-            ctr = ctr.without_mount(path(planned))
-        return ctr.without_mount("/run/debs") if packages is not None else ctr
+        sources = sources_script(install, "/target/etc/apt/sources.list")
+        ctr = install_packages(ctr, first, tools_image=ctx.tools_image, env=env, sources=sources)
+        if dpkgs:
+            ctr = install_packages(ctr, second, tools_image=ctx.tools_image, env=env)
+        return ctr
 
     return apply
 
@@ -254,7 +216,7 @@ def debian_layer(ctx: BuildContext, layer: Layer) -> ContainerStep:
     def apply(ctr: dagger.Container) -> dagger.Container:
         for name, value in install.env.items():
             ctr = ctr.with_env_variable(name, value)
-        ctr = ctr.with_(_apt_step(ctx, layer))
+        ctr = ctr.with_(packages_step(ctx, layer))
         for planned in layer.artifacts:
             ctr = _with_artifact(ctx, planned, ctr)
         if install.remove:

@@ -3,9 +3,7 @@
 One step downloads every package of a set (from the list of URLs the lock gives, mirrors
 applied), checks each sha256 against the lock and writes the files to its output only if all
 of them match: one cached step per set, so a warm build asks the engine one question per set,
-not one per package. For a foreign platform the packages are also repacked with an
-uncompressed data member, natively: the files are the same, and the emulated dpkg that installs
-them no longer decompresses (about a third of its time on arm64).
+not one per package.
 """
 
 from __future__ import annotations
@@ -35,16 +33,7 @@ if ! sha256sum --quiet -c /lock.sha256 > /tmp/check 2>&1; then
   done >&2
   exit 1
 fi
-mkdir -p /out
-for deb in *.deb; do
-  if [ "$REPACK" = 1 ]; then
-    tree=$(mktemp -d)
-    dpkg-deb -R "$deb" "$tree" && dpkg-deb -b -Znone "$tree" "/out/$deb" >/dev/null || exit 1
-    rm -rf "$tree"
-  else
-    cp "$deb" "/out/$deb"
-  fi
-done
+mkdir -p /out && cp ./*.deb /out/
 """
 
 
@@ -53,7 +42,6 @@ def verified_debs(
     *,
     tools_image: str,
     mirrors: Sequence[Mirror] = (),
-    repack: bool = False,
 ) -> dagger.Directory:
     """The .deb files of ``packages``, each checked against its locked sha256 (lazy)."""
     urls = "".join(f"{apply_mirrors(p.url, mirrors)} {p.filename}\n" for p in packages)
@@ -62,7 +50,6 @@ def verified_debs(
         tools_container(tools_image)
         .with_new_file("/lock.urls", urls)
         .with_new_file("/lock.sha256", sums)
-        .with_env_variable("REPACK", "1" if repack else "0")
         .with_exec(["sh", "-c", _VERIFY])
         .directory("/out")
     )
