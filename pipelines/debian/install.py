@@ -6,10 +6,9 @@ A round of packages is two steps, whatever the image's platform:
 1. **Unpack, natively.** The tools container (the engine's own platform) mounts the image's
    root filesystem and runs its own ``dpkg --root`` on it: the packages are unpacked into the
    image's root and its dpkg database, with the image's own dpkg configuration (path
-   excludes). dpkg chroots into the
-   image to run the preinst scripts, so only they run as the image's architecture (emulated
-   for a foreign one); archive extraction and file writes are native. The output is a layer on
-   top of the base image's layers.
+   excludes). dpkg chroots into the image to run the preinst scripts, so only they run as the
+   image's architecture (emulated for a foreign one); archive extraction and file writes are
+   native. The output is a layer on top of the base image's layers.
 2. **Configure, in the image.** ``dpkg --configure -a`` runs in the image itself, with the
    image's dpkg and its view of architectures (an ``all`` package's dependencies are the
    image's packages): postinst scripts and triggers in dependency order, dependencies checked.
@@ -76,6 +75,7 @@ rm -rf {_IN_TARGET}
 
 _CONFIGURE = rf"""
 set -eu
+export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086 # word list by design
 dpkg $DPKG_OPTIONS --configure -a
 auto=$(cat /run/layer/auto) manual=$(cat /run/layer/manual)
