@@ -13,6 +13,7 @@ from dagger import dag
 
 from pipelines.assembly.assemble import BuildContext, debian_layer
 from pipelines.assembly.verify import FetchError, describe, failed_download
+from pipelines.cache_race import retrying_cache_races
 from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.lock import LockEntry, LockFile, render_lock, update_lock
 from pipelines.catalog.packages_lock import PackageSet, PackagesLock, merge, render_packages_lock
@@ -48,7 +49,8 @@ async def pin_artifacts(
 
     async def pin(ref: ArtifactRef) -> None:
         try:
-            sha256 = await ctx.verified(ref, trust_unverified=trust_unverified).sha256.contents()
+            verified = ctx.verified(ref, trust_unverified=trust_unverified)
+            sha256 = await retrying_cache_races(verified.sha256.contents)
         except dagger.ExecError as exc:
             failures.append(exc.stderr.strip().removeprefix("error: "))
             return
@@ -143,8 +145,9 @@ async def lock_packages(
     failures: list[str] = []
 
     async def one(target: BuildTarget) -> None:
+        lock_target = distroless if target.root_base.distroless else debian
         try:
-            await (distroless if target.root_base.distroless else debian)(target)
+            await retrying_cache_races(partial(lock_target, target))
         except PipelineError as exc:
             failures.append(str(exc))
 

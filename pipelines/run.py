@@ -23,6 +23,7 @@ from dagger import dag
 
 from pipelines.assembly.assemble import BuildContext, build_container
 from pipelines.assembly.verify import failed_download
+from pipelines.cache_race import retrying_cache_races
 from pipelines.catalog.artifacts import ArtifactRef
 from pipelines.catalog.mirrors import parse_mirrors
 from pipelines.debian.fetch import failed_package
@@ -98,7 +99,7 @@ async def _digests(ctx: BuildContext, targets: Sequence[TargetResult]) -> list[A
 
     async def one(ref: ArtifactRef) -> None:
         verified = ctx.verified(ref)
-        sha256 = await verified.sha256.contents()
+        sha256 = await retrying_cache_races(verified.sha256.contents)
         digests[ref.key] = ArtifactDigest(ref, sha256, verified.checks)
 
     async with anyio.create_task_group() as group:
@@ -131,9 +132,13 @@ async def build_and_test(
         container: dagger.Container | None = None
         report: SmokeReport | None = None
         error: str | None = None
+
+        async def build_and_smoke_test() -> tuple[dagger.Container, SmokeReport]:
+            built = await build_container(ctx, target).sync()
+            return built, await run_smoke_tests(target, built, tools_image)
+
         try:
-            container = await build_container(ctx, target).sync()
-            report = await run_smoke_tests(target, container, tools_image)
+            container, report = await retrying_cache_races(build_and_smoke_test)
         except (PipelineError, dagger.ExecError, dagger.QueryError) as exc:
             container, error = None, await _failure(exc, target, ctx)
         slots[index] = TargetResult(target, container, report, error, time.monotonic() - t0)

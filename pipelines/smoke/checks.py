@@ -16,6 +16,7 @@ from functools import partial
 import anyio
 import dagger
 
+from pipelines.cache_race import is_cache_race
 from pipelines.catalog.variant import (
     CommandTest,
     ElfTest,
@@ -83,6 +84,8 @@ async def _command(ctr: dagger.Container, test: CommandTest) -> CheckResult:
         code = await run.exit_code()
         out, err = await run.stdout(), await run.stderr()
     except dagger.QueryError as exc:
+        if is_cache_race(exc):
+            raise
         return CheckResult(name, False, f"could not run {test.command}: {exc}")
     both = out + err
     problems = []
@@ -131,6 +134,8 @@ async def _file_content(ctr: dagger.Container, test: FileContentTest) -> CheckRe
     try:
         text = await ctr.file(test.path).contents()
     except dagger.QueryError as exc:
+        if is_cache_race(exc):
+            raise
         return CheckResult(name, False, f"cannot read: {exc}")
     problems = [f"no match for {p!r}" for p in test.expected_contents if not re.search(p, text)]
     problems += [f"matches excluded {p!r}" for p in test.excluded_contents if re.search(p, text)]
@@ -176,6 +181,8 @@ async def _elf(ctr: dagger.Container, test: ElfTest, want: int, tools_image: str
             .stdout()
         )
     except dagger.QueryError as exc:
+        if is_cache_race(exc):
+            raise
         return CheckResult(name, False, f"cannot read: {exc}")
     got = parse_elf_machine(header)
     if got is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dagger
 
+from pipelines.cache_race import is_cache_race
 from pipelines.catalog.variant import LoadTest
 from pipelines.smoke.check_result import CheckResult
 
@@ -47,6 +48,8 @@ async def _load(ctr: dagger.Container, path: str, loader: str, test: LoadTest) -
     try:
         code, out, err = await run.exit_code(), await run.stdout(), await run.stderr()
     except dagger.QueryError as exc:
+        if is_cache_race(exc):
+            raise
         return CheckResult(name, False, f"could not run {loader}: {exc}")
     lines = [line.strip() for line in (out + err).splitlines() if line.strip()]
     missing = [line for line in lines if any(p in line for p in MISSING)]

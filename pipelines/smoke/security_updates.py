@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import anyio
 import dagger
 
+from pipelines.cache_race import is_cache_race
 from pipelines.catalog.variant import SecurityUpdatesTest
 from pipelines.smoke.apt_sources import (
     AptSource,
@@ -201,6 +202,8 @@ async def check_security_updates(
         sources = await security_sources(ctr, test)
         candidates = await security_candidates(sources, architecture, tools_image)
     except (SecurityCheckError, dagger.QueryError) as exc:
+        if is_cache_race(exc):
+            raise
         return CheckResult(CHECK, False, f"cannot check: {exc}")
     suites = ", ".join(sorted({s.suite for s in sources}))
     pending = pending_updates(installed, candidates, architecture)
