@@ -124,6 +124,16 @@ def plans(catalog: Path, version: str, base_url: str, image_set: ImageSet) -> li
     ]
 
 
+def without(build_plan: BuildPlan, images: frozenset[tuple[str, str]]) -> BuildPlan:
+    """``build_plan`` less the targets whose (variant, platform) is in ``images``."""
+    kept = tuple(t for t in build_plan.targets if (t.variant, t.platform) not in images)
+    return (
+        build_plan
+        if len(kept) == len(build_plan.targets)
+        else build_plan.model_copy(update={"targets": kept})
+    )
+
+
 async def lock(
     inputs: Inputs, base_url: str, image_set: ImageSet, logs: Path, *, pruned: bool
 ) -> LockRun:
@@ -245,13 +255,17 @@ async def build_all(
     work: Path,
     *,
     digests: bool = True,
+    leave_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> OursRun:
-    """One timed session: ``build-all`` of ``image_set``'s plans; then (untimed, in a session
-    of its own) the reproducible tarballs under ``work/tarballs/<label>`` and their digests."""
+    """One timed session: ``build-all`` of ``image_set``'s plans, less the (variant, platform)
+    images of ``leave_out``; then (untimed, in a session of its own) the reproducible tarballs
+    under ``work/tarballs/<label>`` and their digests."""
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"ours-{label}.log"
-    build_plans = plans(inputs.catalog, inputs.version, base_url, image_set)
+    build_plans = [
+        without(p, leave_out) for p in plans(inputs.catalog, inputs.version, base_url, image_set)
+    ]
     results: list[BuildResult | None] = [None] * len(build_plans)
     with log_path.open("w") as log:
         started = time.monotonic()

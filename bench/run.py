@@ -150,6 +150,13 @@ async def _ours(
     _log("warm no-op build-all")
     bench.warm = await ours.build_all("warm", inputs, base_url, main, work)
     _log(f"warm: {bench.warm.seconds:.1f} s")
+    failed = frozenset((t.variant, t.platform) for t in bench.warm.targets if not t.passed)
+    if failed:  # a failed step is not cached: the warm run above re-ran it
+        _log(f"warm no-op build-all without the {len(failed)} image(s) that failed")
+        bench.warm_passing = await ours.build_all(
+            "warm-passing", inputs, base_url, main, work, digests=False, leave_out=failed
+        )
+        _log(f"warm-passing: {bench.warm_passing.seconds:.1f} s")
     bench.rebuild_file = ours.change_one_file(inputs)
     build_plans = ours.plans(inputs.catalog, inputs.version, base_url, main)
     bench.rebuild_holders = tuple(f"{v} {p}" for v, p in holders(build_plans, bench.rebuild_file))

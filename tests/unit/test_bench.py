@@ -36,7 +36,7 @@ from bench.matrix import (
     package_sets,
     restrict,
 )
-from bench.ours import REBUILD_FILE, ExecSteps, OursRun, OursTarget
+from bench.ours import REBUILD_FILE, ExecSteps, OursRun, OursTarget, without
 from bench.report import Bench, render
 from bench.run import image_sets, parse_args
 from pipelines.catalog.loader import LoadedFamily
@@ -427,3 +427,20 @@ def test_goals_are_not_judged_on_part_of_the_matrix() -> None:
 def test_unknown_variant_is_refused_before_anything_runs() -> None:
     with pytest.raises(SystemExit, match="unknown variant"):
         image_sets(parse_args(["--variant", "nope"]))
+
+
+def test_a_warm_run_with_a_failed_image_is_also_measured_without_it(falco: LoadedFamily) -> None:
+    bench = _bench()
+    assert bench.warm is not None
+    failed = _target("falco-driver-loader", ARM, 9.0, "", passed=False)
+    bench.warm = _run("warm", 12.0, [*bench.warm.targets[:5], failed], ran=1)
+    bench.warm_passing = _run("warm-passing", 3.0, list(bench.warm.targets[:5]))
+    goals = bench.goals()
+    assert goals["warm_seconds"]["value"] == 12.0  # the goal is judged on the whole set
+    assert goals["warm_seconds"]["passing_images_only"] == 3.0
+    assert "without the 1 failed image(s), whose failed step re-runs: 3.0 s" in render(bench)
+    [full] = plans_of(falco, FULL)
+    left = without(full, frozenset({("falco-driver-loader", ARM)}))
+    assert len(left.targets) == len(full.targets) - 1
+    assert ("falco-driver-loader", ARM) not in {(t.variant, t.platform) for t in left.targets}
+    assert without(full, frozenset()) is full
