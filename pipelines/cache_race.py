@@ -6,12 +6,14 @@ Dagger's HTTP source (v0.19) loads its downloads' records by id (the file a late
 a cached download whose ETag the server confirmed) without first checking that the record is
 alive, so a download is where the race shows: a CI run here failed on two locked .deb files
 while the collector freed 5.9 GB. The collector runs on its own, when the cache outgrows its
-policy, so any build or lock may meet it. Nothing is wrong with the input: once the collection
-has moved on, the same query downloads afresh and succeeds.
+policy, so any build or lock may meet it. Nothing is wrong with the input, but the session
+keeps the dead record as the answer to that download: only a download asked afresh (or a new
+session) succeeds.
 
-:func:`retrying_cache_races` runs an evaluation again, after a pause, when it failed on that
-and only that; every other failure passes through at once. The smoke checks let such a failure
-through instead of reporting it as a failed check, so a build retries it too.
+:func:`retrying_cache_races` runs an evaluation again, after a pause and with fresh downloads,
+when it failed on that and only that; every other failure passes through at once. The smoke
+checks let such a failure through instead of reporting it as a failed check, so a build
+retries it too.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ T = TypeVar("T")
 CACHE_RACE = re.compile(r"failed to get dead record \w+")
 """What the engine says when a lookup met a record its collector is deleting."""
 
-DELAYS = (3.0, 10.0, 30.0, 60.0)
-"""Seconds to wait before each new attempt (103 s in all): the collection that raced a CI run
-here freed 5.9 GB within 21 s of the first failure."""
+DELAYS = (2.0, 10.0, 30.0)
+"""Seconds to wait before each new attempt: a collection still running may race again."""
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -55,23 +56,26 @@ def is_cache_race(exc: BaseException) -> bool:
 
 
 async def retrying_cache_races(
-    evaluate: Callable[[], Awaitable[T]], delays: Sequence[float] = DELAYS
+    evaluate: Callable[[int], Awaitable[T]], delays: Sequence[float] = DELAYS
 ) -> T:
-    """``await evaluate()``, once more after each delay while it fails on a cache race.
+    """``await evaluate(0)``; while it fails on a cache race, ``evaluate(1)``, ``evaluate(2)``...
+    after each delay.
 
-    The steps that succeeded before the race are cached, so another attempt re-runs only what
-    the race stopped. When the last attempt fails on a race too, its first query error is
+    The session keeps answering a query from the record the collector deleted (the same
+    query asked again in the same session fails the same way, measured), so each attempt
+    passes its number on: a build gives it to :meth:`BuildContext.again`, whose downloads are
+    then asked afresh. When the last attempt fails on a race too, its first query error is
     raised (a task group's races are not raised as a group); any other error as is.
     """
-    for delay in delays:
+    for attempt, delay in enumerate(delays):
         try:
-            return await evaluate()
+            return await evaluate(attempt)
         except Exception as exc:
             if not is_cache_race(exc):
                 raise
         await anyio.sleep(delay)
     try:
-        return await evaluate()
+        return await evaluate(len(delays))
     except BaseExceptionGroup as group:
         if not is_cache_race(group):
             raise

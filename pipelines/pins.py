@@ -48,9 +48,12 @@ async def pin_artifacts(
     failures: list[str] = []
 
     async def pin(ref: ArtifactRef) -> None:
+        async def verified_sha256(attempt: int) -> str:
+            verified = ctx.again(attempt).verified(ref, trust_unverified=trust_unverified)
+            return await verified.sha256.contents()
+
         try:
-            verified = ctx.verified(ref, trust_unverified=trust_unverified)
-            sha256 = await retrying_cache_races(verified.sha256.contents)
+            sha256 = await retrying_cache_races(verified_sha256)
         except dagger.ExecError as exc:
             failures.append(exc.stderr.strip().removeprefix("error: "))
             return
@@ -119,7 +122,7 @@ async def lock_packages(
     date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     sets = _Sets()
 
-    async def distroless(target: BuildTarget) -> None:
+    async def distroless(target: BuildTarget, _attempt: int) -> None:
         layer, spec = target.layers[0], target.root_base.distroless
         assert spec is not None
         key = (layer.variant, target.base_key, target.platform)
@@ -131,16 +134,17 @@ async def lock_packages(
 
         await sets.get(key, resolve)
 
-    async def debian(target: BuildTarget) -> None:
+    async def debian(target: BuildTarget, attempt: int) -> None:
         assert target.root_base.image is not None
+        fresh = ctx.again(attempt)
         ctr = dag.container(platform=dagger.Platform(target.platform)).from_(target.root_base.image)
         for index, layer in enumerate(target.layers):
             if layer.installs_packages:
                 key = (layer.variant, target.base_key, target.platform)
-                resolve = partial(_resolve_layer, ctx, tools, target, layer, ctr, date)
+                resolve = partial(_resolve_layer, fresh, tools, target, layer, ctr, date)
                 layer = layer.model_copy(update={"packages": await sets.get(key, resolve)})
             if index + 1 < len(target.layers):  # the next layer is resolved on this one
-                ctr = ctr.with_(debian_layer(ctx, layer))
+                ctr = ctr.with_(debian_layer(fresh, layer))
 
     failures: list[str] = []
 

@@ -98,9 +98,11 @@ async def _digests(ctx: BuildContext, targets: Sequence[TargetResult]) -> list[A
     digests: dict[tuple[str, str, str], ArtifactDigest] = {}
 
     async def one(ref: ArtifactRef) -> None:
-        verified = ctx.verified(ref)
-        sha256 = await retrying_cache_races(verified.sha256.contents)
-        digests[ref.key] = ArtifactDigest(ref, sha256, verified.checks)
+        async def sha256(attempt: int) -> str:
+            return await ctx.again(attempt).verified(ref).sha256.contents()
+
+        checks = ctx.verified(ref).checks
+        digests[ref.key] = ArtifactDigest(ref, await retrying_cache_races(sha256), checks)
 
     async with anyio.create_task_group() as group:
         for ref in refs.values():
@@ -133,8 +135,8 @@ async def build_and_test(
         report: SmokeReport | None = None
         error: str | None = None
 
-        async def build_and_smoke_test() -> tuple[dagger.Container, SmokeReport]:
-            built = await build_container(ctx, target).sync()
+        async def build_and_smoke_test(attempt: int) -> tuple[dagger.Container, SmokeReport]:
+            built = await build_container(ctx.again(attempt), target).sync()
             return built, await run_smoke_tests(target, built, tools_image)
 
         try:

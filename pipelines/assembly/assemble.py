@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import dagger
@@ -57,6 +57,11 @@ class BuildContext:
     signing_key: KeyRef | None = None
     local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
     mirrors: Sequence[Mirror] = ()
+    attempt: int = 0  # > 0: downloads under fresh names (see pipelines.cache_race)
+
+    def again(self, attempt: int) -> BuildContext:
+        """This context for another attempt (``attempt`` > 0: every download asked afresh)."""
+        return replace(self, attempt=attempt)
 
     def debs(self, packages: PackageSet) -> dagger.Directory:
         """The locked packages as verified files."""
@@ -71,6 +76,7 @@ class BuildContext:
             local=self.local_artifacts.get(ref.filename),
             tools_image=self.tools_image,
             trust_unverified=trust_unverified,
+            attempt=self.attempt,
         )
 
 

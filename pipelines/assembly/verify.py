@@ -13,6 +13,8 @@ with one ``error: <artifact>: <what failed>`` line on stderr, which the build re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 import dagger
 from dagger import dag
@@ -93,6 +95,16 @@ def planned_checks(
     return tuple(checks)
 
 
+def download(url: str, attempt: int = 0) -> dagger.File:
+    """``url`` as a Dagger file. A later ``attempt`` names the file afresh: the engine then
+    downloads it again instead of answering from this session's record of an earlier attempt,
+    which its cache collector may have deleted (see :mod:`pipelines.cache_race`)."""
+    if attempt == 0:
+        return dag.http(url)
+    name = PurePosixPath(urlsplit(url).path).name or "download"
+    return dag.http(url, name=f"attempt-{attempt}-{name}")
+
+
 def verified_artifact(
     ref: ArtifactRef,
     key: KeyRef | None,
@@ -100,12 +112,14 @@ def verified_artifact(
     local: dagger.File | None = None,
     tools_image: str = "debian:12-slim",
     trust_unverified: bool = False,
+    attempt: int = 0,
 ) -> VerifiedArtifact:
-    """``ref`` downloaded (or ``local``) as a file that exists only if it verified; lazy."""
+    """``ref`` downloaded (or ``local``) as a file that exists only if it verified; lazy.
+    ``attempt``: see :func:`download`."""
     checks = planned_checks(ref, key, trust_unverified=trust_unverified)
     step = (
         tools_container(tools_image)
-        .with_mounted_file(f"/in/{ref.filename}", local or dag.http(ref.url))
+        .with_mounted_file(f"/in/{ref.filename}", local or download(ref.url, attempt))
         .with_env_variable("ARTIFACT", ref.filename)
         .with_env_variable("DESCRIPTION", describe(ref))
     )
@@ -113,14 +127,14 @@ def verified_artifact(
         step = step.with_env_variable("PIN", ref.sha256_pin)
     if ref.signature_url is not None and key is not None:
         step = (
-            step.with_mounted_file("/in/artifact.asc", dag.http(ref.signature_url))
-            .with_mounted_file("/in/key.asc", dag.http(key.url))
+            step.with_mounted_file("/in/artifact.asc", download(ref.signature_url, attempt))
+            .with_mounted_file("/in/key.asc", download(key.url, attempt))
             .with_env_variable("SIGNATURE_URL", ref.signature_url)
             .with_env_variable("KEY_URL", key.url)
             .with_env_variable("FINGERPRINT", key.fingerprint)
         )
     if ref.checksums_url is not None:
-        step = step.with_mounted_file("/in/checksums.txt", dag.http(ref.checksums_url))
+        step = step.with_mounted_file("/in/checksums.txt", download(ref.checksums_url, attempt))
         step = step.with_env_variable("CHECKSUMS_URL", ref.checksums_url)
     out = step.with_exec(["sh", "-c", _VERIFY]).directory("/out")
     return VerifiedArtifact(ref, out.file(ref.filename), out.file("sha256"), checks)

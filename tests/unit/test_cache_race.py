@@ -56,21 +56,21 @@ async def test_a_group_is_a_race_only_when_every_error_in_it_is() -> None:
 async def test_a_race_is_asked_again_until_it_succeeds() -> None:
     calls: list[int] = []
 
-    async def evaluate() -> str:
-        calls.append(1)
+    async def evaluate(attempt: int) -> str:
+        calls.append(attempt)
         if len(calls) < 3:
             raise query_error(RACE)
         return "sha256"
 
     assert await retrying_cache_races(evaluate, delays=(0, 0, 0)) == "sha256"
-    assert len(calls) == 3
+    assert calls == [0, 1, 2]  # each attempt knows its number: downloads are asked afresh
 
 
 async def test_any_other_failure_is_raised_at_once() -> None:
     calls: list[int] = []
 
-    async def evaluate() -> str:
-        calls.append(1)
+    async def evaluate(attempt: int) -> str:
+        calls.append(attempt)
         raise query_error("invalid response status 404 Not Found")
 
     with pytest.raises(dagger.QueryError, match="404"):
@@ -81,8 +81,8 @@ async def test_any_other_failure_is_raised_at_once() -> None:
 async def test_races_past_the_last_delay_raise_one_query_error_not_a_group() -> None:
     calls: list[int] = []
 
-    async def evaluate() -> None:
-        calls.append(1)
+    async def evaluate(attempt: int) -> None:
+        calls.append(attempt)
         await group_of(query_error(RACE), query_error(RACE))
 
     with pytest.raises(dagger.QueryError, match="dead record"):
