@@ -45,7 +45,8 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"\.pyc$"),
         "Python bytecode compiled by a maintainer script: marshal's output depends on "
-        "reference counts, and compilation order can vary",
+        "the string-hashing seed (the pipeline recompiles such files with a fixed seed, "
+        "see pipelines/debian/bytecode.py: a file still differing escaped it)",
     ),
     (
         re.compile(r"^var/cache/debconf/"),

@@ -13,7 +13,8 @@ A round of packages is two steps, whatever the image's platform:
    image's dpkg and its view of architectures (an ``all`` package's dependencies are the
    image's packages): postinst scripts and triggers in dependency order, dependencies checked.
    Then the packages nobody asked for are marked automatic and those asked for manual, as
-   apt from a mirror marks them.
+   apt from a mirror marks them, and the Python bytecode the scripts compiled is made
+   reproducible (:mod:`pipelines.debian.bytecode`).
 
 The native dpkg is told to accept the image's architecture and to leave dependencies to the
 second step (``--force-architecture --force-depends``): the lock already resolved them for the
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import dagger
 
+from pipelines.debian.bytecode import FIXED_BYTECODE
 from pipelines.tools import tools_container
 
 # Files the package manager writes for itself: never part of a layer.
@@ -73,11 +75,15 @@ for deb in /run/debs/*.deb $DEBS; do [ ! -e "$deb" ] || set -- "$@" "$deb"; done
 rm -rf {_IN_TARGET}
 """
 
-_CONFIGURE = rf"""
+_CONFIGURE = (
+    FIXED_BYTECODE
+    + rf"""
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+bytecode_mark
 # shellcheck disable=SC2086 # word list by design
 dpkg $DPKG_OPTIONS --configure -a
+bytecode_fixed
 auto=$(cat /run/layer/auto) manual=$(cat /run/layer/manual)
 # shellcheck disable=SC2086
 [ -z "$auto" ] || apt-mark auto $auto >/dev/null
@@ -85,6 +91,7 @@ auto=$(cat /run/layer/auto) manual=$(cat /run/layer/manual)
 [ -z "$manual" ] || apt-mark manual $manual >/dev/null
 rm -rf {_IN_IMAGE}
 """
+)
 
 
 @dataclass(frozen=True)
