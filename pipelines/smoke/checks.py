@@ -26,6 +26,7 @@ from pipelines.catalog.variant import (
     SizeBudget,
 )
 from pipelines.errors import PipelineError
+from pipelines.oci.sizes import ImageSize, image_size
 from pipelines.plan import BuildTarget
 from pipelines.platforms import machine_name
 from pipelines.smoke.check_result import CheckResult
@@ -36,14 +37,6 @@ from pipelines.tools import tools_container
 __all__ = ["CheckResult", "ImageSize", "SmokeReport", "SmokeTestFailure", "run_smoke_tests"]
 
 MB = 1_000_000
-
-
-@dataclass(frozen=True)
-class ImageSize:
-    """Sizes of the image's OCI tarball, in bytes."""
-
-    uncompressed: int
-    compressed: int
 
 
 @dataclass(frozen=True)
@@ -193,20 +186,9 @@ async def _elf(ctr: dagger.Container, test: ElfTest, want: int, tools_image: str
     return CheckResult(name, True, machine_name(got))
 
 
-async def measure(ctr: dagger.Container) -> ImageSize:
-    """Sizes of the image as an OCI tarball, uncompressed and gzip-compressed layers."""
-    sizes: dict[dagger.ImageLayerCompression, int] = {}
-
-    async def one(compression: dagger.ImageLayerCompression) -> None:
-        sizes[compression] = await ctr.as_tarball(forced_compression=compression).size()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(one, dagger.ImageLayerCompression.Uncompressed)
-        group.start_soon(one, dagger.ImageLayerCompression.Gzip)
-    return ImageSize(
-        uncompressed=sizes[dagger.ImageLayerCompression.Uncompressed],
-        compressed=sizes[dagger.ImageLayerCompression.Gzip],
-    )
+async def measure(ctr: dagger.Container, tools_image: str) -> ImageSize:
+    """Sizes of the image, from its manifest and layer descriptors (one gzip export)."""
+    return await image_size(ctr, tools_image)
 
 
 def _size(size: ImageSize, budget: SizeBudget) -> CheckResult:
@@ -257,9 +239,9 @@ async def run_smoke_tests(
     sizes: list[ImageSize] = []
 
     async def size_of() -> None:
-        sizes.append(await measure(ctr))
+        sizes.append(await measure(ctr, tools_image))
 
-    async with anyio.create_task_group() as group:  # the tarballs are written meanwhile
+    async with anyio.create_task_group() as group:  # the tarball is written meanwhile
         group.start_soon(size_of)
         for index, check in enumerate(everything):
             group.start_soon(run, index, check)

@@ -1,0 +1,41 @@
+"""An image's sizes from its manifest and layer descriptors (one gzip export, no other copy).
+
+The gzip tarball is the form a registry push sends, and the engine caches its compressed
+layers as steps: the sizes of an unchanged image cost a cache lookup, and a changed image's
+compressed layers are made once for measuring and publishing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagger
+
+from pipelines.tools import python_tools
+
+SCRIPT = Path(__file__).with_name("layer_sizes.py")
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """An image's config and layers, in bytes: ``compressed`` as its manifest describes them
+    (gzip, what a pull downloads), ``uncompressed`` as tar streams (what it takes unpacked)."""
+
+    uncompressed: int
+    compressed: int
+
+
+async def image_size(ctr: dagger.Container, tools_image: str) -> ImageSize:
+    """The sizes of ``ctr`` (a single-platform image), read from its gzip OCI tarball."""
+    tarball = ctr.as_tarball(forced_compression=dagger.ImageLayerCompression.Gzip)
+    out = await (
+        python_tools(tools_image)
+        .with_new_file("/layer_sizes.py", SCRIPT.read_text())
+        .with_mounted_file("/in/image.tar", tarball)
+        .with_exec(["python3", "/layer_sizes.py", "/in/image.tar"])
+        .stdout()
+    )
+    found = json.loads(out)
+    return ImageSize(uncompressed=int(found["uncompressed"]), compressed=int(found["compressed"]))

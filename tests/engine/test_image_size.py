@@ -1,0 +1,59 @@
+"""An image's sizes read from its gzip export's manifest are what an uncompressed export of the
+same image holds: the config and the layers' tar streams, and less than the tarball."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import dagger
+import pytest
+from dagger import dag
+
+from pipelines.oci.sizes import image_size
+from tests.engine.family import TOOLS_IMAGE
+
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
+
+
+def _uncompressed_export(path: Path) -> tuple[int, int]:
+    """Config plus layer blob sizes of the one manifest in an uncompressed OCI tarball, and
+    the tarball's own size."""
+    with tarfile.open(path) as tar:
+
+        def blob(digest: str) -> dict[str, object]:
+            member = tar.extractfile("blobs/" + digest.replace(":", "/"))
+            assert member is not None
+            loaded: dict[str, object] = json.load(member)
+            return loaded
+
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        document = blob(index["manifests"][0]["digest"])
+        while "manifests" in document:
+            document = blob(document["manifests"][0]["digest"])  # type: ignore[index]
+        config = document["config"]["size"]  # type: ignore[index]
+        layers = sum(layer["size"] for layer in document["layers"])  # type: ignore[attr-defined]
+        return int(config) + int(layers), path.stat().st_size
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+async def test_sizes_from_the_manifest_match_an_uncompressed_export(
+    tmp_path: Path, platform: str
+) -> None:
+    image = (
+        dag.container(platform=dagger.Platform(platform))
+        .from_("debian:12-slim")
+        .with_new_file("/data/big.txt", "the same line, many times\n" * 200_000)
+        .with_exec(["sh", "-c", "head -c 3000000 /dev/urandom > /data/random.bin"])
+    )
+    size = await image_size(image, TOOLS_IMAGE)
+    exported = tmp_path / "image.tar"
+    await image.as_tarball(forced_compression=dagger.ImageLayerCompression.Uncompressed).export(
+        str(exported)
+    )
+    layers, tarball = _uncompressed_export(exported)
+    assert size.uncompressed == layers
+    assert layers < tarball < layers + 64 * 1024  # the tar's own headers and JSON documents
+    # the text compresses, the random bytes do not: 3 MB of them stay in the gzip layers
+    assert 3_000_000 < size.compressed < size.uncompressed - 4_000_000

@@ -1,0 +1,87 @@
+"""Sizes read from an OCI tarball's manifest (pipelines/oci/layer_sizes.py), on tarballs made
+here: gzip layers (one made of two gzip members), an uncompressed layer, an index that points
+to the manifest, and the errors."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.oci.layer_sizes import sizes
+
+GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _descriptor(tar: tarfile.TarFile, media_type: str, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    _add(tar, f"blobs/sha256/{digest}", data)
+    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
+
+
+def _image(path: Path, layers: list[tuple[str, bytes]], manifests: int = 1) -> None:
+    with tarfile.open(path, "w") as tar:
+        config = _descriptor(tar, "application/vnd.oci.image.config.v1+json", b'{"os":"linux"}')
+        found = []
+        for _ in range(manifests):
+            manifest = {
+                "schemaVersion": 2,
+                "config": config,
+                "layers": [_descriptor(tar, t, d) for t, d in layers],
+            }
+            found.append(
+                _descriptor(
+                    tar,
+                    "application/vnd.oci.image.manifest.v1+json",
+                    json.dumps(manifest).encode(),
+                )
+            )
+        nested = {"schemaVersion": 2, "manifests": found}
+        pointer = _descriptor(
+            tar, "application/vnd.oci.image.index.v1+json", json.dumps(nested).encode()
+        )
+        _add(tar, "index.json", json.dumps({"schemaVersion": 2, "manifests": [pointer]}).encode())
+
+
+def test_sizes_from_descriptors_and_gzip_streams(tmp_path: Path) -> None:
+    first, second = b"a" * 300_000, bytes(range(256)) * 1000
+    two_members = gzip.compress(first) + gzip.compress(second)
+    plain = b"p" * 10_240
+    _image(
+        tmp_path / "image.tar",
+        [
+            (GZIP_LAYER, gzip.compress(first)),
+            (GZIP_LAYER, two_members),
+            ("application/vnd.oci.image.layer.v1.tar", plain),
+        ],
+    )
+    config = len(b'{"os":"linux"}')
+    got = sizes(str(tmp_path / "image.tar"))
+    compressed = config + len(gzip.compress(first)) + len(two_members) + len(plain)
+    assert got == {
+        "compressed": compressed,
+        "uncompressed": config + len(first) + len(first) + len(second) + len(plain),
+    }
+
+
+def test_more_than_one_image_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "two.tar", [(GZIP_LAYER, gzip.compress(b"x"))], manifests=2)
+    with pytest.raises(SystemExit, match="2 image manifests, expected one"):
+        sizes(str(tmp_path / "two.tar"))
+
+
+def test_a_zstd_layer_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "zstd.tar", [("application/vnd.oci.image.layer.v1.tar+zstd", b"z")])
+    with pytest.raises(SystemExit, match=r"tar\+zstd is not gzip or tar"):
+        sizes(str(tmp_path / "zstd.tar"))
