@@ -439,7 +439,8 @@ def _heading(bench: Bench) -> list[str]:
         "while all build at once; docker = docker build --no-cache per image (BuildKit), "
         f"{meta.get('docker_jobs') or 'all'} at once",
         "cold/docker = ours cold seconds / docker seconds (below 1: ours faster); sizes in MB "
-        "(10^6 bytes) of an OCI tarball (ours) or `docker save` (docker), gz = gzip layers; "
+        "(10^6 bytes): ours = config + layers from the manifest, docker = `docker save`; "
+        "gz = gzip layers; "
         "digest = the image's manifest in export-all's reproducible tarball",
         "",
     ]

@@ -32,6 +32,7 @@ from pipelines.oci.reproducible import reproducible_tarball
 from pipelines.plan import BuildPlan, BuildTarget, check_packages_locked
 from pipelines.results import ArtifactDigest, BuildFailed, BuildResult, TargetResult
 from pipelines.smoke.checks import SmokeReport, run_smoke_tests
+from pipelines.tools import tools_loaded
 
 DEFAULT_TOOLS_IMAGE = "debian:12-slim"
 
@@ -125,6 +126,16 @@ async def build_and_test(
     InputError before any work when the package lock lacks a layer's Debian packages.
     """
     check_packages_locked(build_plan)
+    async with tools_loaded(tools_image):
+        return await _build_and_test(build_plan, catalog, tools_image, local_artifacts)
+
+
+async def _build_and_test(
+    build_plan: BuildPlan,
+    catalog: dagger.Directory,
+    tools_image: str,
+    local_artifacts: Sequence[dagger.File],
+) -> BuildResult:
     started = time.monotonic()
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     slots: list[TargetResult | None] = [None] * len(build_plan.targets)
