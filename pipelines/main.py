@@ -37,7 +37,6 @@ from pipelines.run import (
 )
 from pipelines.scan_gate import ScanGate
 from pipelines.smoke.checks import SmokeTestFailure, render_smoke_report, run_smoke_tests
-from pipelines.tools import tools_loaded
 
 Catalog = Annotated[
     dagger.Directory,
@@ -244,22 +243,21 @@ class ImageFamily:
             family, version=version or None, params=params or (), mirrors=mirrors or ()
         )
         local = artifacts or ()
-        async with tools_loaded(tools_image):
-            artifacts_text = await pin_artifacts(
-                build_plan,
-                family_dir,
-                family.lock,
-                tools_image=tools_image,
-                local_artifacts=local,
-                trust_unverified=trust_unverified,
-            )
-            packages_text = await lock_packages(
-                build_plan,
-                family_dir,
-                family.packages_lock,
-                tools_image=tools_image,
-                local_artifacts=local,
-            )
+        artifacts_text = await pin_artifacts(
+            build_plan,
+            family_dir,
+            family.lock,
+            tools_image=tools_image,
+            local_artifacts=local,
+            trust_unverified=trust_unverified,
+        )
+        packages_text = await lock_packages(
+            build_plan,
+            family_dir,
+            family.packages_lock,
+            tools_image=tools_image,
+            local_artifacts=local,
+        )
         return (
             dag.directory()
             .with_new_file(LOCK_FILE_NAME, artifacts_text)
