@@ -26,9 +26,10 @@ from dagger import dag
 from pipelines.assembly.assemble import build_container
 from pipelines.assembly.floor_report import floor_report, without_floor
 from pipelines.catalog.loader import load_family
+from pipelines.oci.sizes import image_size
 from pipelines.plan import BuildPlan, BuildTarget, plan
 from pipelines.run import build_context
-from pipelines.smoke.checks import MB, measure
+from pipelines.smoke.checks import MB
 from tests.engine.family import locked, mirrors, pins_of, standin_catalog
 from tests.standin import build_standin_release, serve
 from tests.standin.hello import HOST as HELLO_HOST
@@ -70,8 +71,8 @@ async def figures(build_plan: BuildPlan, catalog: Path, target: BuildTarget) -> 
     report_file = floor_report(ctx, target)
     assert report_file is not None, f"{target.variant} has no floor"
     report = json.loads(await report_file.contents())
-    after = await measure(build_container(ctx, target), ctx.tools_image)
-    before = await measure(build_container(ctx, without_floor(target)), ctx.tools_image)
+    after = await image_size(build_container(ctx, target), ctx.tools_image)
+    before = await image_size(build_container(ctx, without_floor(target)), ctx.tools_image)
     beyond = sum(report["bytes"][c] for c in ("nss", "gconv", "keep"))
     return FloorFigures(
         variant=target.variant,

@@ -186,11 +186,6 @@ async def _elf(ctr: dagger.Container, test: ElfTest, want: int, tools_image: str
     return CheckResult(name, True, machine_name(got))
 
 
-async def measure(ctr: dagger.Container, tools_image: str) -> ImageSize:
-    """Sizes of the image, from its manifest and layer descriptors (one gzip export)."""
-    return await image_size(ctr, tools_image)
-
-
 def _size(size: ImageSize, budget: SizeBudget) -> CheckResult:
     problems = []
     if (
@@ -239,7 +234,7 @@ async def run_smoke_tests(
     sizes: list[ImageSize] = []
 
     async def size_of() -> None:
-        sizes.append(await measure(ctr, tools_image))
+        sizes.append(await image_size(ctr, tools_image))
 
     async with anyio.create_task_group() as group:  # the tarball is written meanwhile
         group.start_soon(size_of)

@@ -16,10 +16,10 @@ from pipelines.assembly.assemble import build_container
 from pipelines.assembly.floor_report import floor_report, without_floor
 from pipelines.catalog.loader import load_family
 from pipelines.catalog.variant import LoadTest
+from pipelines.oci.sizes import image_size
 from pipelines.plan import BuildPlan, plan
 from pipelines.results import BuildResult, TargetResult
 from pipelines.run import build_and_test, build_context
-from pipelines.smoke.checks import measure
 from pipelines.smoke.loads import check_loads
 from tests.engine.family import locked, mirrors, pinned_plan, pins_of, standin_catalog
 from tests.standin import StandinRelease
@@ -101,7 +101,7 @@ async def test_falco_keeps_what_it_loads_and_loses_the_rest(
     assert report["gconv"].startswith("dropped: no loaded object calls iconv_open")
     assert set(report["roots"]) == {"/usr/bin/falco", "/usr/share/falco/plugins/libcontainer.so"}
     assert {Path(p).name for p in report["closure"]} >= {"libc.so.6", "libstdc++.so.6.0.30"}
-    unfloored = await measure(build_container(ctx, without_floor(built.target)), ctx.tools_image)
+    unfloored = await image_size(build_container(ctx, without_floor(built.target)), ctx.tools_image)
     assert built.report.size is not None
     assert built.report.size.uncompressed < unfloored.uncompressed - report["removed"]["bytes"] // 2
 
