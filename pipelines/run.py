@@ -21,7 +21,7 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipelines.assembly.assemble import BuildContext, build_container
+from pipelines.assembly.assemble import BuildContext, build_container, loaded_container
 from pipelines.assembly.verify import failed_download
 from pipelines.cache_race import retrying_cache_races
 from pipelines.catalog.artifacts import ArtifactRef
@@ -147,7 +147,7 @@ async def _build_and_test(
         error: str | None = None
 
         async def build_and_smoke_test(attempt: int) -> tuple[dagger.Container, SmokeReport]:
-            built = await build_container(ctx.again(attempt), target).sync()
+            built = await (await loaded_container(ctx.again(attempt), target)).sync()
             return built, await run_smoke_tests(target, built, tools_image)
 
         try:

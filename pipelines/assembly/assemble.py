@@ -15,12 +15,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TypeVar
 
 import dagger
 from dagger import dag
 
 from pipelines.assembly.floor_step import with_floor
+from pipelines.assembly.loaded import LoadedArtifacts, LoadedChains
 from pipelines.assembly.rootfs import distroless_rootfs
 from pipelines.assembly.verify import VerifiedArtifact, verified_artifact
 from pipelines.catalog.artifacts import ArtifactRef, KeyRef
@@ -58,6 +60,8 @@ class BuildContext:
     local_artifacts: Mapping[str, dagger.File] = field(default_factory=dict)
     mirrors: Sequence[Mirror] = ()
     attempt: int = 0  # > 0: downloads under fresh names (see pipelines.cache_race)
+    chains: LoadedChains = field(default_factory=LoadedChains)
+    artifacts: LoadedArtifacts = field(default_factory=LoadedArtifacts)
 
     def again(self, attempt: int) -> BuildContext:
         """This context for another attempt (``attempt`` > 0: every download asked afresh)."""
@@ -69,7 +73,12 @@ class BuildContext:
 
     def verified(self, ref: ArtifactRef, *, trust_unverified: bool = False) -> VerifiedArtifact:
         """``ref`` as a lazily verified file (a local file of the same name replaces the
-        download, verified all the same)."""
+        download, verified all the same); loaded from its ID when :meth:`load_artifacts`
+        loaded it."""
+        if self.attempt == 0 and not trust_unverified:
+            loaded = self.artifacts.get(ref)
+            if loaded is not None:
+                return loaded
         return verified_artifact(
             ref,
             self.signing_key,
@@ -78,6 +87,12 @@ class BuildContext:
             trust_unverified=trust_unverified,
             attempt=self.attempt,
         )
+
+    async def load_artifacts(self, refs: Sequence[ArtifactRef]) -> None:
+        """Verify ``refs`` now, each once per run, and use them loaded from their IDs
+        (:class:`~pipelines.assembly.loaded.LoadedArtifacts`; first attempt only)."""
+        if self.attempt == 0:
+            await self.artifacts.load(refs, self.verified)
 
 
 def _relative(path: str) -> str:
@@ -289,6 +304,26 @@ def distroless_base(ctx: BuildContext, target: BuildTarget) -> dagger.Directory:
         raise InputError(f"{target.variant}: no locked Debian packages for its root: run lock")
     debs = verified_debs(packages.packages, tools_image=ctx.tools_image, mirrors=ctx.mirrors)
     return distroless_rootfs(root, target.platform, ctx.tools_image, debs)
+
+
+async def loaded_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
+    """:func:`build_container`, each prefix of a Debian chain loaded from its ID once per run
+    and its artifacts verified first, each once (:mod:`pipelines.assembly.loaded`): the same
+    image, fewer requests."""
+    await ctx.load_artifacts(target.artifacts)
+    root = target.root_base
+    if root.image is None:
+        return build_container(ctx, target)
+    platform = dagger.Platform(target.platform)
+    ctr = dag.container(platform=platform).from_(root.image)
+    for depth, layer in enumerate(target.layers, start=1):
+        step = partial(ctr.with_, debian_layer(ctx, layer))
+        if ctx.attempt > 0:
+            ctr = step()
+            continue
+        variants = tuple(layer.variant for layer in target.layers[:depth])
+        ctr = await ctx.chains.get((target.platform, target.base_key, variants), step)
+    return ctr.with_(configure(target.image))
 
 
 def build_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
