@@ -3,7 +3,7 @@ Debian package set its images install and pin each package exactly."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 
@@ -19,6 +19,7 @@ from pipelines.catalog.lock import LockEntry, LockFile, render_lock, update_lock
 from pipelines.catalog.packages_lock import PackageSet, PackagesLock, merge, render_packages_lock
 from pipelines.debian.resolve import Resolved, ResolveError, resolve_distroless, resolve_layer
 from pipelines.errors import PipelineError
+from pipelines.once import Once
 from pipelines.plan import BuildPlan, BuildTarget, Layer
 from pipelines.platforms import arch_of
 from pipelines.run import build_context
@@ -76,22 +77,6 @@ async def pin_artifacts(
     return render_lock(update_lock(lock, entries).artifact)
 
 
-class _Sets:
-    """Package sets resolved in this lock run, each once however many targets share it."""
-
-    def __init__(self) -> None:
-        self.found: dict[tuple[str, str, str], PackageSet] = {}
-        self._locks: dict[tuple[str, str, str], anyio.Lock] = {}
-
-    async def get(
-        self, key: tuple[str, str, str], resolve: Callable[[], Awaitable[PackageSet]]
-    ) -> PackageSet:
-        async with self._locks.setdefault(key, anyio.Lock()):
-            if key not in self.found:
-                self.found[key] = await resolve()
-            return self.found[key]
-
-
 def _requested(layer: Layer, release: str, platform: str) -> list[str]:
     """What a layer asks for, as the lock records it: packages (those of its release and
     architecture included) and its 'deb' artifacts."""
@@ -120,7 +105,7 @@ async def lock_packages(
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
     tools = tools_container(tools_image)
     date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sets = _Sets()
+    sets: Once[tuple[str, str, str], PackageSet] = Once()
 
     async def distroless(target: BuildTarget, _attempt: int) -> None:
         layer, spec = target.layers[0], target.root_base.distroless

@@ -64,8 +64,11 @@ class BuildContext:
     artifacts: LoadedArtifacts = field(default_factory=LoadedArtifacts)
 
     def again(self, attempt: int) -> BuildContext:
-        """This context for another attempt (``attempt`` > 0: every download asked afresh)."""
-        return replace(self, attempt=attempt)
+        """This context for another attempt (``attempt`` > 0: every download asked afresh,
+        nothing loaded yet)."""
+        if attempt == self.attempt:
+            return self
+        return replace(self, attempt=attempt, chains=LoadedChains(), artifacts=LoadedArtifacts())
 
     def debs(self, packages: PackageSet) -> dagger.Directory:
         """The locked packages as verified files."""
@@ -75,10 +78,9 @@ class BuildContext:
         """``ref`` as a lazily verified file (a local file of the same name replaces the
         download, verified all the same); loaded from its ID when :meth:`load_artifacts`
         loaded it."""
-        if self.attempt == 0 and not trust_unverified:
-            loaded = self.artifacts.get(ref)
-            if loaded is not None:
-                return loaded
+        loaded = None if trust_unverified else self.artifacts.get(ref)
+        if loaded is not None:
+            return loaded
         return verified_artifact(
             ref,
             self.signing_key,
@@ -89,10 +91,9 @@ class BuildContext:
         )
 
     async def load_artifacts(self, refs: Sequence[ArtifactRef]) -> None:
-        """Verify ``refs`` now, each once per run, and use them loaded from their IDs
-        (:class:`~pipelines.assembly.loaded.LoadedArtifacts`; first attempt only)."""
-        if self.attempt == 0:
-            await self.artifacts.load(refs, self.verified)
+        """Verify ``refs`` now, each once per attempt, and use them loaded from their IDs
+        (:class:`~pipelines.assembly.loaded.LoadedArtifacts`)."""
+        await self.artifacts.load(refs, self.verified)
 
 
 def _relative(path: str) -> str:
@@ -307,8 +308,8 @@ def distroless_base(ctx: BuildContext, target: BuildTarget) -> dagger.Directory:
 
 
 async def loaded_container(ctx: BuildContext, target: BuildTarget) -> dagger.Container:
-    """:func:`build_container`, each prefix of a Debian chain loaded from its ID once per run
-    and its artifacts verified first, each once (:mod:`pipelines.assembly.loaded`): the same
+    """:func:`build_container`, each prefix of a Debian chain loaded from its ID once per
+    attempt and its artifacts verified first, each once (:mod:`pipelines.assembly.loaded`): the same
     image, fewer requests."""
     await ctx.load_artifacts(target.artifacts)
     root = target.root_base
@@ -317,11 +318,8 @@ async def loaded_container(ctx: BuildContext, target: BuildTarget) -> dagger.Con
     platform = dagger.Platform(target.platform)
     ctr = dag.container(platform=platform).from_(root.image)
     for depth, layer in enumerate(target.layers, start=1):
-        step = partial(ctr.with_, debian_layer(ctx, layer))
-        if ctx.attempt > 0:
-            ctr = step()
-            continue
         variants = tuple(layer.variant for layer in target.layers[:depth])
+        step = partial(ctr.with_, debian_layer(ctx, layer))
         ctr = await ctx.chains.get((target.platform, target.base_key, variants), step)
     return ctr.with_(configure(target.image))
 

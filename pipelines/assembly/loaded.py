@@ -7,8 +7,8 @@ catalog hold the same artifacts and, for a loader and its Debian image, the same
 separately, each sends them again. Loaded from its ID once, a part is one argument however
 many targets and checks use it; the images and their cache keys are the same.
 
-Only the first attempt of a run is memoized: a retry after a cache race
-(:mod:`pipelines.cache_race`) builds everything afresh.
+A retry after a cache race (:mod:`pipelines.cache_race`) starts from empty ones: it builds
+everything afresh.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dagger import dag
 
 from pipelines.assembly.verify import VerifiedArtifact
 from pipelines.catalog.artifacts import ArtifactRef
+from pipelines.once import Once
 
 ChainKey = tuple[str, str, tuple[str, ...]]  # platform, base, variants root first
 ArtifactKey = tuple[tuple[str, str, str], str]  # name, version, platform; URL
@@ -31,20 +32,20 @@ class LoadedChains:
     """Debian chains, by platform, base and variants: each built and loaded once."""
 
     def __init__(self) -> None:
-        self._found: dict[ChainKey, dagger.Container] = {}
-        self._locks: dict[ChainKey, anyio.Lock] = {}
+        self._once: Once[ChainKey, dagger.Container] = Once()
 
     def keys(self) -> list[ChainKey]:
         """The chains loaded so far, in the order their loading finished."""
-        return list(self._found)
+        return list(self._once.found)
 
     async def get(self, key: ChainKey, chain: Callable[[], dagger.Container]) -> dagger.Container:
         """The container of ``key``, built by ``chain`` and loaded from its ID the first time
         (the ID of a lazy chain: nothing runs)."""
-        async with self._locks.setdefault(key, anyio.Lock()):
-            if key not in self._found:
-                self._found[key] = dag.load_container_from_id(await chain().id())
-            return self._found[key]
+
+        async def load() -> dagger.Container:
+            return dag.load_container_from_id(await chain().id())
+
+        return await self._once.get(key, load)
 
 
 class LoadedArtifacts:
@@ -52,12 +53,11 @@ class LoadedArtifacts:
     steps that use it fail on it and report it, as without loading)."""
 
     def __init__(self) -> None:
-        self._found: dict[ArtifactKey, VerifiedArtifact | None] = {}
-        self._locks: dict[ArtifactKey, anyio.Lock] = {}
+        self._once: Once[ArtifactKey, VerifiedArtifact | None] = Once()
 
     def get(self, ref: ArtifactRef) -> VerifiedArtifact | None:
         """``ref`` as loaded, or None when it is not (yet, or its verification failed)."""
-        return self._found.get((ref.key, ref.url))
+        return self._once.found.get((ref.key, ref.url))
 
     async def load(
         self, refs: Sequence[ArtifactRef], verified: Callable[[ArtifactRef], VerifiedArtifact]
@@ -66,10 +66,7 @@ class LoadedArtifacts:
         Asking a file's ID runs its verification step (the engine checks the file exists)."""
 
         async def one(ref: ArtifactRef) -> None:
-            key = (ref.key, ref.url)
-            async with self._locks.setdefault(key, anyio.Lock()):
-                if key not in self._found:
-                    self._found[key] = await _loaded(verified(ref))
+            await self._once.get((ref.key, ref.url), lambda: _loaded(verified(ref)))
 
         async with anyio.create_task_group() as group:
             for ref in refs:
