@@ -14,7 +14,9 @@ A round of packages is two steps, whatever the image's platform:
    image's packages): postinst scripts and triggers in dependency order, dependencies checked.
    Then the packages nobody asked for are marked automatic and those asked for manual, as
    apt from a mirror marks them, and the Python bytecode the scripts compiled is made
-   reproducible (:mod:`pipelines.debian.bytecode`).
+   reproducible (:mod:`pipelines.debian.bytecode`). For a foreign image, the scripts find the
+   engine platform's builds of the file and text tools first in ``PATH``, where the versions
+   are the image's (:mod:`pipelines.debian.native_tools`): the rest runs emulated.
 
 The native dpkg is told to accept the image's architecture and to leave dependencies to the
 second step (``--force-architecture --force-depends``): the lock already resolved them for the
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import dagger
 
 from pipelines.debian.bytecode import FIXED_BYTECODE
+from pipelines.debian.native_tools import MOUNT, SELECT, native_tools
 from pipelines.tools import tools_container
 
 # Files the package manager writes for itself: never part of a layer.
@@ -73,6 +76,7 @@ for deb in /run/debs/*.deb $DEBS; do [ ! -e "$deb" ] || set -- "$@" "$deb"; done
 # shellcheck disable=SC2086 # a word list by design
 [ $# = 0 ] || unpack $DPKG_OPTIONS "$@"
 rm -rf {_IN_TARGET}
+select_native_tools
 """
 
 _CONFIGURE = (
@@ -80,6 +84,8 @@ _CONFIGURE = (
     + rf"""
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+# native builds of the file and text tools, for a foreign image (pipelines.debian.native_tools)
+export PATH="{MOUNT}/bin:$PATH"
 bytecode_mark
 # shellcheck disable=SC2086 # word list by design
 dpkg $DPKG_OPTIONS --configure -a
@@ -128,19 +134,25 @@ def install_packages(
         "LOCKED": " ".join(packages.locked),
         "REQUESTED": " ".join(packages.requested),
     }
-    unpacker = tools_container(tools_image).with_mounted_directory("/target", ctr.rootfs())
+    unpacker = (
+        tools_container(tools_image)
+        .with_mounted_directory("/target", ctr.rootfs())
+        .with_mounted_directory("/run/native-tools", native_tools(tools_image))
+    )
     for name, file in packages.files.items():
         unpacker = unpacker.with_mounted_file(f"/run/artifacts/{name}", file)
     if packages.directory is not None:
         unpacker = unpacker.with_mounted_directory("/run/debs", packages.directory)
     for name, value in {**env, **lists}.items():
         unpacker = unpacker.with_env_variable(name, value)
-    unpacked = unpacker.with_exec(["sh", "-c", sources + _UNPACK])
+    unpacked = unpacker.with_exec(["sh", "-c", sources + SELECT + _UNPACK])
     return (
         ctr.with_rootfs(unpacked.directory("/target"))
         .with_mounted_directory("/run/layer", unpacked.directory("/meta"))
+        .with_mounted_directory(MOUNT, unpacked.directory("/meta/native"))
         .with_env_variable("DPKG_OPTIONS", lists["DPKG_OPTIONS"])
         .with_exec(["sh", "-c", _CONFIGURE])
         .without_env_variable("DPKG_OPTIONS")
+        .without_mount(MOUNT)
         .without_mount("/run/layer")
     )
