@@ -79,14 +79,16 @@ _BUILD = rf"""
 set -eu
 out=/native
 mkdir -p "$out/lib"
+touch "$out/versions"
 loader=""
 for entry in $NATIVE_TOOLS; do
   package=${{entry%%=*}} programs=$(echo "${{entry#*=}}" | tr , ' ')
-  version=$(dpkg-query -W -f '${{Version}}' "$package")
+  # a package or program the tools image lacks is left out: the image's own then runs
+  version=$(dpkg-query -W -f '${{Version}}' "$package" 2>/dev/null) || continue
   echo "$package $version" >> "$out/versions"
   mkdir -p "$out/$package"
   for program in $programs; do
-    path=$(command -v "$program")
+    path=$(command -v "$program") || continue
     cp "$path" "$out/$package/$program"
     [ -n "$loader" ] || loader=$(patchelf --print-interpreter "$path")
     ldd "$path" | awk '$2 == "=>" && $3 ~ /^\// {{ print $3 }}' | while read -r lib; do
@@ -96,7 +98,7 @@ for entry in $NATIVE_TOOLS; do
       "$out/$package/$program"
   done
 done
-cp -L "$loader" "$out/lib/ld.so"
+[ -z "$loader" ] || cp -L "$loader" "$out/lib/ld.so"
 """
 
 # For the unpack step (native, the image's root at /target, the tools at /run/native-tools):
@@ -105,7 +107,8 @@ cp -L "$loader" "$out/lib/ld.so"
 SELECT = r"""
 select_native_tools() {
   mkdir -p /meta/native/bin
-  image_arch=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${Architecture}' dpkg)
+  image_arch=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${Architecture}' dpkg \
+    2>/dev/null) || return 0
   [ "$image_arch" != "$(dpkg --print-architecture)" ] || return 0
   while read -r package version; do
     theirs=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${Version}\n' "$package" \
