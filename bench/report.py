@@ -110,7 +110,11 @@ class Bench:
             )
             if (amd is None or arm is None) and (d_amd is None or d_arm is None):
                 continue
-            ours = ratio(arm.seconds if arm else None, amd.seconds if amd else None)
+            # a failed image's seconds time its failure, not its build: no ratio
+            ours = ratio(
+                arm.seconds if arm and arm.passed else None,
+                amd.seconds if amd and amd.passed else None,
+            )
             out.append(
                 {
                     "variant": variant,
