@@ -111,10 +111,16 @@ class RegistryRoutes:
         return self.aliases.get(registry, registry)
 
 
-def with_loopback_registries(
+async def with_loopback_registries(
     ctr: dagger.Container, refs: Iterable[str]
 ) -> tuple[dagger.Container, RegistryRoutes]:
-    """Bind a host service for every loopback registry that ``refs`` name."""
+    """Bind a host service for every loopback registry that ``refs`` name.
+
+    Each tunnel is started first, so the session holds it to its end. Dagger v0.19.10 crashes
+    (nil ``Wait`` of a host service, ``core/services.go``) when a step binds a host service
+    that an earlier step's detach, 10 s after it ended, is stopping; a tunnel the session
+    started is never stopping. Seen once in CI, in the release-phase tests.
+    """
     aliases: dict[str, str] = {}
     for registry in sorted({registry_of(ref) for ref in refs}):
         if not is_loopback_registry(registry):
@@ -122,6 +128,7 @@ def with_loopback_registries(
         host, port = split_host_port(registry)
         port = port or 80
         tunnel = dag.host().service([dagger.PortForward(backend=port, frontend=port)], host=host)
+        await tunnel.start()
         alias = loopback_alias(registry)
         ctr = ctr.with_service_binding(alias, tunnel)
         aliases[registry] = f"{alias}:{port}"

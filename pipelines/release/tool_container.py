@@ -107,7 +107,7 @@ async def wrap_tool(
     """``base`` ready to run ``entrypoint`` (plus arguments) against the registries of ``refs``."""
     refs = list(refs)
     owner = await base.user()
-    ctr, routes = with_loopback_registries(base, refs)
+    ctr, routes = await with_loopback_registries(base, refs)
     ctr, wrapper = with_credentials(ctr, access, routes, owner)
     insecure = any(access.is_insecure(registry_of(ref)) for ref in refs)
     return ToolContainer(tool, ctr, routes, owner, insecure, (*wrapper, *entrypoint))
