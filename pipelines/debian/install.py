@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import dagger
 
 from pipelines.debian.bytecode import FIXED_BYTECODE
-from pipelines.debian.native_tools import MOUNT, SELECT, native_tools
+from pipelines.debian.native_tools import BUILT, MOUNT, SELECT, native_tools
 from pipelines.tools import tools_container
 
 # Files the package manager writes for itself: never part of a layer.
@@ -137,7 +137,7 @@ def install_packages(
     unpacker = (
         tools_container(tools_image)
         .with_mounted_directory("/target", ctr.rootfs())
-        .with_mounted_directory("/run/native-tools", native_tools(tools_image))
+        .with_mounted_directory(BUILT, native_tools(tools_image))
     )
     for name, file in packages.files.items():
         unpacker = unpacker.with_mounted_file(f"/run/artifacts/{name}", file)

@@ -101,23 +101,26 @@ done
 [ -z "$loader" ] || cp -L "$loader" "$out/lib/ld.so"
 """
 
-# For the unpack step (native, the image's root at /target, the tools at /run/native-tools):
-# writes /meta/native (bin/ and lib/) with the programs of the packages the image holds at the
-# same version; empty for an image of the engine's own architecture.
-SELECT = r"""
-select_native_tools() {
+# Where the unpack step mounts :func:`native_tools` for :data:`SELECT`.
+BUILT = "/run/native-tools"
+
+# For the unpack step (native, the image's root at /target, the tools at BUILT): writes
+# /meta/native (bin/ and lib/) with the programs of the packages the image holds at the same
+# version; empty for an image of the engine's own architecture.
+SELECT = rf"""
+select_native_tools() {{
   mkdir -p /meta/native/bin
-  image_arch=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${Architecture}' dpkg \
+  image_arch=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${{Architecture}}' dpkg \
     2>/dev/null) || return 0
   [ "$image_arch" != "$(dpkg --print-architecture)" ] || return 0
   while read -r package version; do
-    theirs=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${Version}\n' "$package" \
+    theirs=$(dpkg-query --admindir=/target/var/lib/dpkg -W -f '${{Version}}\n' "$package" \
       2>/dev/null | head -n 1)
     [ "$theirs" = "$version" ] || continue
-    cp -a "/run/native-tools/$package/." /meta/native/bin/
-  done < /run/native-tools/versions
-  [ -z "$(ls /meta/native/bin)" ] || cp -a /run/native-tools/lib /meta/native/lib
-}
+    cp -a "{BUILT}/$package/." /meta/native/bin/
+  done < {BUILT}/versions
+  [ -z "$(ls /meta/native/bin)" ] || cp -a {BUILT}/lib /meta/native/lib
+}}
 """
 
 

@@ -11,7 +11,7 @@ import dagger
 import pytest
 from dagger import dag
 
-from pipelines.debian.native_tools import MOUNT, NATIVE_TOOLS, SELECT, native_tools
+from pipelines.debian.native_tools import BUILT, MOUNT, NATIVE_TOOLS, SELECT, native_tools
 from pipelines.tools import tools_container
 from tests.engine.family import TOOLS_IMAGE
 
@@ -35,7 +35,7 @@ def _selected(platform: str, edit_status: str = "") -> dagger.Container:
     return (
         tools_container(TOOLS_IMAGE)
         .with_mounted_directory("/target", image.rootfs())
-        .with_mounted_directory("/run/native-tools", native_tools(TOOLS_IMAGE))
+        .with_mounted_directory(BUILT, native_tools(TOOLS_IMAGE))
         .with_exec(["sh", "-c", SELECT + edit_status + "\nselect_native_tools"])
     )
 
@@ -48,7 +48,8 @@ async def test_a_foreign_image_gets_the_tools_of_the_packages_it_holds_at_the_sa
     None
 ):
     _, foreign = await _platforms()
-    chosen = await _names(_selected(foreign), "/meta/native/bin")
+    selected = _selected(foreign)
+    chosen = await _names(selected, "/meta/native/bin")
     # a bare Debian image: coreutils, sed, grep and findutils, at the versions the tools image
     # has (the same base); openssl is not installed in it, so none of its programs
     expected = sorted(
@@ -57,7 +58,7 @@ async def test_a_foreign_image_gets_the_tools_of_the_packages_it_holds_at_the_sa
         for tool in NATIVE_TOOLS[package]
     )
     assert chosen == expected
-    assert "ld.so" in await _names(_selected(foreign), "/meta/native/lib")
+    assert "ld.so" in await _names(selected, "/meta/native/lib")
 
     # another coreutils version in the image: its programs stay the image's own
     other = (
