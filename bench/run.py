@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from bench import docker, ours
+from bench import calls, docker, ours
 from bench.inputs import Inputs, prepare
 from bench.layers import diff_images
 from bench.matrix import FULL, SUBSET, ImageSet, holders, images, restrict
@@ -157,6 +157,7 @@ async def _ours(
             "warm-passing", inputs, base_url, main, work, digests=False, leave_out=failed
         )
         _log(f"warm-passing: {bench.warm_passing.seconds:.1f} s")
+    await _command_line(bench, inputs, base_url, work)
     bench.rebuild_file = ours.change_one_file(inputs)
     build_plans = ours.plans(inputs.catalog, inputs.version, base_url, main)
     bench.rebuild_holders = tuple(f"{v} {p}" for v, p in holders(build_plans, bench.rebuild_file))
@@ -167,6 +168,24 @@ async def _ours(
     for run in (bench.warm, bench.rebuild):  # read: only the cold runs' are kept
         if run.tarballs:
             shutil.rmtree(run.tarballs, ignore_errors=True)
+
+
+async def _command_line(bench: Bench, inputs: Inputs, base_url: str, work: Path) -> None:
+    """The warm no-op as users run it: build-all on the command line, twice (the second call
+    has the same inputs: the function cache answers it), over the images that passed."""
+    assert bench.warm is not None
+    groups = calls.call_groups([(t.variant, t.platform) for t in bench.warm.targets if t.passed])
+    if not groups:
+        return
+    cache_directory = work / "calls"
+    shutil.rmtree(cache_directory, ignore_errors=True)
+    for label in ("call_first", "call_again"):
+        _log(f"{label}: build-all on the command line ({len(groups)} call(s) at once)")
+        run = await calls.command_line(
+            label, inputs, base_url, groups, cache_directory, work / "logs"
+        )
+        setattr(bench, label, run)
+        _log(f"{label}: {run.seconds:.1f} s, {run.served}/{run.calls} served")
 
 
 async def _differences(bench: Bench) -> None:

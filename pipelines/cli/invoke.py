@@ -6,12 +6,14 @@ is printed or handed to the chained call.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import dagger
 from dagger import dag
 
+from pipelines.cli.call_cache import CallCache, Served, cacheable, call_key
 from pipelines.cli.parse import Call
 from pipelines.cli.signatures import ArgSpec
 from pipelines.errors import InputError
@@ -93,10 +95,21 @@ def arguments(call: Call, module_root: Path) -> dict[str, Any]:
     return kwargs
 
 
-async def run_call(main_object: object, call: Call, module_root: Path) -> str:
-    """Invoke the call's function on ``main_object`` and return what to print."""
+async def run_call(
+    main_object: object, call: Call, module_root: Path, cache: CallCache | None = None
+) -> Served:
+    """Invoke the call's function on ``main_object`` and return what to print; through
+    ``cache`` when the call is one Dagger's function cache would keep (:mod:`.call_cache`)."""
+    kwargs = arguments(call, module_root)
+    if cache is None or not cacheable(call):
+        return Served(await _invoke(main_object, call, kwargs))
+    key = await call_key(call, kwargs)
+    return await cache.serve(call, key, partial(_invoke, main_object, call, kwargs))
+
+
+async def _invoke(main_object: object, call: Call, kwargs: dict[str, Any]) -> str:
     method = getattr(main_object, call.function.python_name)
-    result = await method(**arguments(call, module_root))
+    result = await method(**kwargs)
     chain = call.chain
     if chain is None:
         return await _show(result)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import dagger
 
+from pipelines.cli.call_cache import ENV, CallCache, Served, default_directory
 from pipelines.cli.invoke import find_module_root, run_call
 from pipelines.cli.parse import parse_call, render_function_help, render_functions
 from pipelines.cli.signatures import module_functions
@@ -36,17 +38,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def session() -> str:
+    directory = default_directory()
+    cache = CallCache(directory) if directory is not None else None
+
+    async def session() -> Served:
         async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-            return await run_call(ImageFamily(), call, module_root)
+            return await run_call(ImageFamily(), call, module_root, cache)
 
     try:
-        output = anyio.run(session)
+        served = anyio.run(session)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PipelineError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if served.entry is not None:
+        when = datetime.fromtimestamp(served.entry.created, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(
+            f"{call.function.command}: the result of the same call at {when} (same module, "
+            f"same arguments, same directory and file contents), as Dagger's function cache "
+            f"serves it; {ENV}=off runs it again",
+            file=sys.stderr,
+        )
+    output = served.output
     print(output, end="" if output.endswith("\n") else "\n")
     return 0

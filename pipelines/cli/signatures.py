@@ -57,6 +57,7 @@ class FunctionSpec:
     doc: str
     returns: str  # String, Directory, File, Container
     args: tuple[ArgSpec, ...]
+    cache_policy: str | None = None  # as registered: None (Dagger's default), never, session, TTL
 
     def arg(self, flag: str) -> ArgSpec | None:
         """The argument spelled ``--flag``, if any."""
@@ -131,6 +132,7 @@ def module_functions(main_object: type) -> tuple[FunctionSpec, ...]:
                 doc=function.doc or "",
                 returns=_returns(function),
                 args=tuple(_arg(py, p) for py, p in function.parameters.items()),
+                cache_policy=function.cache_policy,
             )
         )
     return tuple(sorted(specs, key=lambda s: s.command))

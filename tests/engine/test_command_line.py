@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -15,11 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli.call_cache import ENV as CALL_CACHE_ENV
 from tests.engine.family import LEGACY_RELEASE, REPO_ROOT, mirrors, standin_catalog
 from tests.standin import StandinRelease
 from tests.standin.dependencies import catalog_dependencies
 
 pytestmark = [pytest.mark.engine]
+
+
+@pytest.fixture(autouse=True)
+def own_call_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's calls keep their results (the function cache) in a directory of its own."""
+    directory = tmp_path / "calls"
+    monkeypatch.setenv(CALL_CACHE_ENV, str(directory))
+    return directory
 
 
 def call(*argv: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
@@ -117,3 +127,48 @@ def test_build_exports_an_image_through_the_chained_call(
     with tarfile.open(out) as tar:
         names = tar.getnames()
     assert "index.json" in names and any(n.startswith("blobs/sha256/") for n in names)
+
+
+def test_a_repeated_build_all_is_served_from_the_function_cache(
+    catalog: Path,
+    standin_release: StandinRelease,
+    standin_server: str,
+    tmp_path: Path,
+    own_call_cache: Path,
+) -> None:
+    family = tmp_path / "falco"
+    shutil.copytree(catalog, family)
+    build_all = ("build-all", "--catalog", str(family), "--variants", "falco",
+                 "--platforms", "linux/amd64", "--version", standin_release.falco_version,
+                 "--mirrors", ",".join(mirrors(standin_server)))  # fmt: skip
+    served_notice = "build-all: the result of the same call at"
+
+    first = call(*build_all)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "1/1 images passed" in first.stdout
+    assert served_notice not in first.stderr and "withExec" in first.stderr
+    assert len(list(own_call_cache.glob("*.json"))) == 1
+
+    # the same call: the same report, and no step asked of the engine (only the catalog's digest)
+    second = call(*build_all)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout == first.stdout
+    assert served_notice in second.stderr
+    assert "withExec" not in second.stderr and "Container." not in second.stderr
+
+    # a changed catalog file is another input: the engine runs the build again
+    with (family / "family.toml").open("a") as toml:
+        toml.write("\n# changed\n")
+    third = call(*build_all)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert served_notice not in third.stderr and "withExec" in third.stderr
+    assert len(list(own_call_cache.glob("*.json"))) == 2
+
+    # and off means off
+    off = subprocess.run(
+        [sys.executable, "-m", "pipelines", *build_all], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=900, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), CALL_CACHE_ENV: "off"},
+    )  # fmt: skip
+    assert off.returncode == 0, off.stderr[-3000:]
+    assert served_notice not in off.stderr and "withExec" in off.stderr

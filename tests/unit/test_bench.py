@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench import docker
+from bench.calls import CallGroup, CommandLineRun, call_groups
 from bench.docker import DockerResult
 from bench.layers import (
     compare_entries,
@@ -460,3 +461,39 @@ def test_a_failed_image_gives_no_arm64_ratio() -> None:
     arm = {r["variant"]: r for r in failed.arm_over_amd()}
     assert arm[ALL[2]]["ours"] is None and arm[ALL[2]]["goal_met"] is None
     assert arm["falco-debian"]["ours"] == pytest.approx(2.0)
+
+
+def test_command_line_calls_cover_exactly_the_images_that_passed() -> None:
+    passed = [(v, p) for v in ALL for p in (AMD, ARM) if (v, p) != (ALL[3], ARM)]
+    groups = call_groups(passed)
+    assert groups == [CallGroup(ALL, (AMD,)), CallGroup(ALL[:3], (ARM,))]
+    assert call_groups([(v, p) for v in ALL[:2] for p in (AMD, ARM)]) == [
+        CallGroup(ALL[:2], (AMD, ARM))
+    ]
+    assert call_groups([]) == []
+
+
+def _calls(label: str, seconds: float, images: int, served: int, calls: int = 1) -> CommandLineRun:
+    return CommandLineRun(label, seconds, calls, images, served, True, ())
+
+
+def test_the_warm_goal_is_the_command_lines_second_call_when_it_covers_the_set() -> None:
+    bench = _bench()
+    bench.warm = replace(bench.warm, seconds=10.0) if bench.warm else None
+    bench.call_first = _calls("call_first", 11.0, 6, 0)
+    bench.call_again = _calls("call_again", 1.4, 6, 1)
+    warm = bench.goals()["warm_seconds"]
+    assert (warm["value"], warm["met"], warm["engine_no_op"]) == (1.4, True, 10.0)
+    assert warm["measured"] == "command line, function cache"
+    text = render(bench)
+    assert "goal warm no-op <= 2.5 s: 1.4 s met (build-all on the command line again" in text
+    assert "the engine's no-op without the function cache (one library session): 10.0 s" in text
+    # a call the cache did not answer is no served no-op
+    bench.call_again = _calls("call_again", 9.0, 6, 0)
+    assert bench.goals()["warm_seconds"]["value"] == 10.0
+    assert "(the command line's calls: 0/1 served, passed)" in render(bench)
+    # calls that leave an image out (it failed) do not stand for the whole set
+    bench.call_again = _calls("call_again", 1.3, 5, 1)
+    warm = bench.goals()["warm_seconds"]
+    assert (warm["value"], warm["command_line_passing_images_only"]) == (10.0, 1.3)
+    assert "passing images only: build-all on the command line again: 1.3 s" in render(bench)
