@@ -3,17 +3,22 @@ its manifest's descriptors say (config and layers, what a pull downloads), ``unc
 the config and the layers' tar streams (what the image takes unpacked).
 
 Run by :func:`pipelines.oci.sizes.image_size` in the tools container (stdlib only):
-``python3 layer_sizes.py IMAGE.tar``. The uncompressed size of a gzip layer is counted by
-streaming it through zlib (every gzip member, so no reliance on the 32-bit trailer).
+``python3 layer_sizes.py IMAGE.tar [KNOWN_DIR]``. The uncompressed size of a gzip layer is
+counted by streaming it through zlib (every gzip member, so no reliance on the 32-bit
+trailer), once per layer digest when ``KNOWN_DIR`` is given: a file named after the digest
+keeps the count (a digest names the bytes, so their count never changes), and a rebuilt image
+streams only its new layers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tarfile
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 GZIP = 16 + zlib.MAX_WBITS  # zlib's window bits for a gzip stream
@@ -48,17 +53,39 @@ def _gunzipped_size(stream: IO[bytes]) -> int:
     return total
 
 
-def _unpacked_size(tar: tarfile.TarFile, layer: dict[str, Any]) -> int:
+def _known(known: Path | None, digest: str) -> int | None:
+    if known is None:
+        return None
+    try:
+        return int((known / digest.replace(":", "-")).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _keep(known: Path | None, digest: str, size: int) -> None:
+    if known is None:
+        return
+    name = digest.replace(":", "-")
+    partial = known / f".{name}.{os.getpid()}"
+    partial.write_text(str(size))
+    partial.replace(known / name)  # whole or absent, however many images run at once
+
+
+def _unpacked_size(tar: tarfile.TarFile, layer: dict[str, Any], known: Path | None) -> int:
     media_type = str(layer["mediaType"])
     if media_type.endswith("tar"):
         return int(layer["size"])
     if not media_type.endswith(("+gzip", ".gzip")):
         raise SystemExit(f"error: layer {layer['digest']}: {media_type} is not gzip or tar")
-    digest = str(layer["digest"]).replace(":", "/")
-    return _gunzipped_size(_blob(tar, f"blobs/{digest}"))
+    digest = str(layer["digest"])
+    found = _known(known, digest)
+    if found is None:
+        found = _gunzipped_size(_blob(tar, f"blobs/{digest.replace(':', '/')}"))
+        _keep(known, digest, found)
+    return found
 
 
-def sizes(path: str) -> dict[str, int]:
+def sizes(path: str, known: Path | None = None) -> dict[str, int]:
     """``compressed`` and ``uncompressed`` bytes of the one image in the tarball at ``path``."""
     with tarfile.open(path) as tar:
         found = list(_manifests(tar, json.load(_blob(tar, "index.json"))))
@@ -69,9 +96,9 @@ def sizes(path: str) -> dict[str, int]:
         layers = manifest["layers"]
         return {
             "compressed": config + sum(int(layer["size"]) for layer in layers),
-            "uncompressed": config + sum(_unpacked_size(tar, layer) for layer in layers),
+            "uncompressed": config + sum(_unpacked_size(tar, layer, known) for layer in layers),
         }
 
 
 if __name__ == "__main__":
-    print(json.dumps(sizes(sys.argv[1])))
+    print(json.dumps(sizes(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else None)))

@@ -2,7 +2,8 @@
 
 The gzip tarball is the form a registry push sends, and the engine caches its compressed
 layers as steps: the sizes of an unchanged image cost a cache lookup, and a changed image's
-compressed layers are made once for measuring and publishing.
+compressed layers are made once for measuring and publishing; only its new layers are
+decompressed to count them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagger
+from dagger import dag
 
 from pipelines.tools import python_tools
 
 SCRIPT = Path(__file__).with_name("layer_sizes.py")
+# Uncompressed sizes by layer digest (a cache volume: never in a key or a layer), so a rebuilt
+# image's step streams only its new layers; files are written whole, then renamed.
+KNOWN_VOLUME = "layer-sizes-by-digest"
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,10 @@ async def image_size(ctr: dagger.Container, tools_image: str) -> ImageSize:
         python_tools(tools_image)
         .with_new_file("/layer_sizes.py", SCRIPT.read_text())
         .with_mounted_file("/in/image.tar", tarball)
-        .with_exec(["python3", "/layer_sizes.py", "/in/image.tar"])
+        .with_mounted_cache(
+            "/known", dag.cache_volume(KNOWN_VOLUME), sharing=dagger.CacheSharingMode.SHARED
+        )
+        .with_exec(["python3", "/layer_sizes.py", "/in/image.tar", "/known"])
         .stdout()
     )
     found = json.loads(out)

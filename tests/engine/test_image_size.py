@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
 from pathlib import Path
+from typing import Any
 
 import dagger
 import pytest
 from dagger import dag
 
-from pipelines.oci.sizes import image_size
+from pipelines.oci.sizes import KNOWN_VOLUME, image_size
+from pipelines.tools import tools_container
 from tests.engine.family import TOOLS_IMAGE
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
 
 
-def _uncompressed_export(path: Path) -> tuple[int, int]:
-    """Config plus layer blob sizes of the one manifest in an uncompressed OCI tarball, and
-    the tarball's own size."""
+def _manifest(path: Path) -> dict[str, Any]:
+    """The one image manifest of an OCI tarball."""
     with tarfile.open(path) as tar:
 
         def blob(digest: str) -> dict[str, object]:
@@ -32,9 +34,15 @@ def _uncompressed_export(path: Path) -> tuple[int, int]:
         document = blob(index["manifests"][0]["digest"])
         while "manifests" in document:
             document = blob(document["manifests"][0]["digest"])  # type: ignore[index]
-        config = document["config"]["size"]  # type: ignore[index]
-        layers = sum(layer["size"] for layer in document["layers"])  # type: ignore[attr-defined]
-        return int(config) + int(layers), path.stat().st_size
+        return document
+
+
+def _uncompressed_export(path: Path) -> tuple[int, int]:
+    """Config plus layer blob sizes of the one manifest in an uncompressed OCI tarball, and
+    the tarball's own size."""
+    document = _manifest(path)
+    layers = sum(int(layer["size"]) for layer in document["layers"])
+    return int(document["config"]["size"]) + layers, path.stat().st_size
 
 
 @pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
@@ -57,3 +65,17 @@ async def test_sizes_from_the_manifest_match_an_uncompressed_export(
     assert layers < tarball < layers + 64 * 1024  # the tar's own headers and JSON documents
     # the text compresses, the random bytes do not: 3 MB of them stay in the gzip layers
     assert 3_000_000 < size.compressed < size.uncompressed - 4_000_000
+    # every gzip layer's count is kept by its digest, for the next image that holds the layer
+    gzipped = tmp_path / "image.tar.gz"
+    await image.as_tarball(forced_compression=dagger.ImageLayerCompression.Gzip).export(
+        str(gzipped)
+    )
+    digests = [str(layer["digest"]) for layer in _manifest(gzipped)["layers"]]
+    kept = await (
+        tools_container(TOOLS_IMAGE)
+        .with_mounted_cache("/known", dag.cache_volume(KNOWN_VOLUME))
+        .with_env_variable("NOT_CACHED", str(time.time_ns()))
+        .with_exec(["ls", "/known"])
+        .stdout()
+    )
+    assert {d.replace(":", "-") for d in digests} <= set(kept.split())

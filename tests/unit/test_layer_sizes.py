@@ -85,3 +85,25 @@ def test_a_zstd_layer_is_refused(tmp_path: Path) -> None:
     _image(tmp_path / "zstd.tar", [("application/vnd.oci.image.layer.v1.tar+zstd", b"z")])
     with pytest.raises(SystemExit, match=r"tar\+zstd is not gzip or tar"):
         sizes(str(tmp_path / "zstd.tar"))
+
+
+def test_each_layers_count_is_kept_by_digest_and_read_back(tmp_path: Path) -> None:
+    first, second = b"a" * 300_000, b"b" * 70_000
+    _image(
+        tmp_path / "image.tar",
+        [(GZIP_LAYER, gzip.compress(first)), (GZIP_LAYER, gzip.compress(second))],
+    )
+    known = tmp_path / "known"
+    known.mkdir()
+    config = len(b'{"os":"linux"}')
+    assert sizes(str(tmp_path / "image.tar"), known)["uncompressed"] == config + 370_000
+    names = sorted(p.name for p in known.iterdir())
+    digest = hashlib.sha256(gzip.compress(first)).hexdigest()
+    assert f"sha256-{digest}" in names and len(names) == 2  # no partial files left
+    assert (known / f"sha256-{digest}").read_text() == "300000"
+    # a kept count is read, not streamed again (a planted one shows it); a damaged one is
+    # counted again
+    (known / f"sha256-{digest}").write_text("5")
+    assert sizes(str(tmp_path / "image.tar"), known)["uncompressed"] == config + 5 + 70_000
+    (known / f"sha256-{digest}").write_text("not a number")
+    assert sizes(str(tmp_path / "image.tar"), known)["uncompressed"] == config + 370_000
