@@ -107,12 +107,17 @@ async def _keyed(value: object) -> object:
     return value
 
 
-async def call_key(call: Call, kwargs: Mapping[str, Any]) -> str:
-    """The key of ``call`` with its Python arguments ``kwargs``: the function, the module's
-    digest, and every argument given or loaded from its default path (defaults are the
-    module's)."""
+async def call_key(call: Call, kwargs: Mapping[str, Any], engine: str) -> str:
+    """The key of ``call`` with its Python arguments ``kwargs`` on the engine of version
+    ``engine`` (Dagger's cache is the engine's own): the function, the module's digest, and
+    every argument given or loaded from its default path (defaults are the module's)."""
     keyed = {name: await _keyed(value) for name, value in sorted(kwargs.items())}
-    material = {"function": call.function.command, "module": module_digest(), "args": keyed}
+    material = {
+        "function": call.function.command,
+        "module": module_digest(),
+        "engine": engine,
+        "args": keyed,
+    }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 

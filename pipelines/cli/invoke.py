@@ -103,7 +103,7 @@ async def run_call(
     kwargs = arguments(call, module_root)
     if cache is None or not cacheable(call):
         return Served(await _invoke(main_object, call, kwargs))
-    key = await call_key(call, kwargs)
+    key = await call_key(call, kwargs, await dag.version())
     return await cache.serve(call, key, partial(_invoke, main_object, call, kwargs))
 
 

@@ -24,6 +24,7 @@ from pipelines.errors import InputError
 from pipelines.scan_gate import ScanGate
 
 FUNCTIONS = module_functions(ImageFamily)
+ENGINE = "v0.19.10"
 
 
 def _call(*argv: str) -> Call:
@@ -54,14 +55,15 @@ async def test_the_key_holds_the_function_the_module_and_every_argument() -> Non
     build_all = _call("build-all")
     plan = _call("plan")
     base = {"version": "0.44.0", "platforms": ["linux/arm64"]}
-    key = await call_key(build_all, base)
-    assert key == await call_key(build_all, dict(reversed(base.items())))  # order is not input
-    assert key != await call_key(plan, base)
-    assert key != await call_key(build_all, {**base, "version": "0.43.0"})
-    assert key != await call_key(build_all, {**base, "platforms": ["linux/amd64"]})
-    assert key != await call_key(build_all, {**base, "params": ["release=bullseye"]})
-    gate = await call_key(build_all, {**base, "fail_on": ScanGate.HIGH})
-    assert gate != await call_key(build_all, {**base, "fail_on": ScanGate.CRITICAL})
+    key = await call_key(build_all, base, ENGINE)
+    assert key == await call_key(build_all, dict(reversed(base.items())), ENGINE)  # any order
+    assert key != await call_key(plan, base, ENGINE)
+    assert key != await call_key(build_all, base, "v0.19.11")  # another engine, another cache
+    assert key != await call_key(build_all, {**base, "version": "0.43.0"}, ENGINE)
+    assert key != await call_key(build_all, {**base, "platforms": ["linux/amd64"]}, ENGINE)
+    assert key != await call_key(build_all, {**base, "params": ["release=bullseye"]}, ENGINE)
+    gate = await call_key(build_all, {**base, "fail_on": ScanGate.HIGH}, ENGINE)
+    assert gate != await call_key(build_all, {**base, "fail_on": ScanGate.CRITICAL}, ENGINE)
     assert len(module_digest()) == 64 and module_digest() == module_digest()
 
 
