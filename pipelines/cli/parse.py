@@ -149,7 +149,14 @@ def render_functions(functions: tuple[FunctionSpec, ...], prog: str) -> str:
     width = max(len(f.command) for f in functions)
     lines = [f"Usage: {prog} <function> [flags] [chained call]", "", "Functions:"]
     lines += [f"  {f.command.ljust(width)}  {_first_line(f.doc)}" for f in functions]
-    lines += ["", f"`{prog} <function> --help` lists a function's flags."]
+    lines += [
+        "",
+        f"`{prog} <function> --help` lists a function's flags.",
+        "A call that printed its result is answered again from the call cache, as Dagger's",
+        "function cache answers `dagger call`, for the same module and arguments within the",
+        "function's cache policy (never for lock and publish-all); IMAGE_FAMILY_CALL_CACHE=off",
+        "or another directory (default ~/.cache/image-family/calls).",
+    ]
     return "\n".join(lines) + "\n"
 
 
