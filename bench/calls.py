@@ -21,10 +21,8 @@ import anyio
 from bench.inputs import Inputs
 from bench.matrix import LEGACY
 from pipelines.cli.call_cache import ENV as CALL_CACHE_ENV
-from tests.engine.family import LEGACY_RELEASE, TOOLS_IMAGE, mirrors
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVED = "the result of the same call at"  # what the command line says on stderr when served
+from pipelines.cli.call_cache import SERVED_PHRASE
+from tests.engine.family import LEGACY_RELEASE, REPO_ROOT, TOOLS_IMAGE, mirrors
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ async def command_line(
         )
         stderr = done.stderr.decode(errors="replace")
         paths[index].write_text(stderr + "\n--- stdout ---\n" + done.stdout.decode())
-        codes[index], served[index] = done.returncode, SERVED in stderr
+        codes[index], served[index] = done.returncode, SERVED_PHRASE in stderr
 
     started = time.monotonic()
     async with anyio.create_task_group() as tasks:

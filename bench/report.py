@@ -217,10 +217,7 @@ class Bench:
     def to_json(self) -> dict[str, Any]:
         """Everything, JSON-ready."""
 
-        def run(r: OursRun | None) -> dict[str, Any] | None:
-            return None if r is None else dataclasses.asdict(r)
-
-        def calls(r: CommandLineRun | None) -> dict[str, Any] | None:
+        def run(r: OursRun | CommandLineRun | None) -> dict[str, Any] | None:
             return None if r is None else dataclasses.asdict(r)
 
         def builds(wall: float | None, results: list[DockerResult]) -> dict[str, Any] | None:
@@ -239,8 +236,8 @@ class Bench:
                 "prime": run(self.prime),
                 "warm": run(self.warm),
                 "warm_passing": run(self.warm_passing),
-                "call_first": calls(self.call_first),
-                "call_again": calls(self.call_again),
+                "call_first": run(self.call_first),
+                "call_again": run(self.call_again),
                 "rebuild": run(self.rebuild),
                 "rebuild_file": self.rebuild_file,
                 "rebuild_holders": list(self.rebuild_holders),

@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -131,12 +132,27 @@ class Entry(BaseModel):
     output: str
 
 
+# What stderr says when a call was answered from the cache (the bench looks for it).
+SERVED_PHRASE = "the result of the same call at"
+
+
 @dataclass(frozen=True)
 class Served:
     """A result and, when it came from the cache, the entry it came from."""
 
     output: str
     entry: Entry | None = None
+
+    def notice(self) -> str | None:
+        """The line for stderr when the result came from the cache, else None."""
+        if self.entry is None:
+            return None
+        when = datetime.fromtimestamp(self.entry.created, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"{self.entry.function}: {SERVED_PHRASE} {when} (same module, same arguments, same "
+            f"directory and file contents), as Dagger's function cache serves it; {ENV}=off "
+            "runs it again"
+        )
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import dagger
 
-from pipelines.cli.call_cache import ENV, CallCache, Served, default_directory
+from pipelines.cli.call_cache import CallCache, Served, default_directory
 from pipelines.cli.invoke import find_module_root, run_call
 from pipelines.cli.parse import parse_call, render_function_help, render_functions
 from pipelines.cli.signatures import module_functions
@@ -53,14 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    if served.entry is not None:
-        when = datetime.fromtimestamp(served.entry.created, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        print(
-            f"{call.function.command}: the result of the same call at {when} (same module, "
-            f"same arguments, same directory and file contents), as Dagger's function cache "
-            f"serves it; {ENV}=off runs it again",
-            file=sys.stderr,
-        )
+    if (notice := served.notice()) is not None:
+        print(notice, file=sys.stderr)
     output = served.output
     print(output, end="" if output.endswith("\n") else "\n")
     return 0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,14 @@ def own_call_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def call(*argv: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    """``python -m pipelines <argv>`` in ``cwd``, as `scripts/call` runs it."""
+def call(
+    *argv: str, cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pipelines <argv>`` in ``cwd``, as `scripts/call` runs it (``env`` added)."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *argv],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         capture_output=True,
         text=True,
         timeout=900,
@@ -165,10 +168,6 @@ def test_a_repeated_build_all_is_served_from_the_function_cache(
     assert len(list(own_call_cache.glob("*.json"))) == 2
 
     # and off means off
-    off = subprocess.run(
-        [sys.executable, "-m", "pipelines", *build_all], cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=900, check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), CALL_CACHE_ENV: "off"},
-    )  # fmt: skip
+    off = call(*build_all, env={CALL_CACHE_ENV: "off"})
     assert off.returncode == 0, off.stderr[-3000:]
     assert served_notice not in off.stderr and "withExec" in off.stderr

@@ -81,6 +81,10 @@ async def test_a_result_is_kept_then_served_without_running(tmp_path: Path) -> N
     assert (first.output, first.entry) == ("report\n", None)
     assert second.output == "report\n" and second.entry is not None
     assert second.entry.function == "build-all"
+    assert first.notice() is None
+    notice = second.notice()
+    assert notice is not None and notice.startswith("build-all: the result of the same call at ")
+    assert notice.endswith("IMAGE_FAMILY_CALL_CACHE=off runs it again")
     assert runs == ["ran"]
     other = await cache.serve(call, "k2", produce)  # another key runs
     assert other.entry is None and runs == ["ran", "ran"]
