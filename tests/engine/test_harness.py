@@ -16,6 +16,8 @@ import dagger
 import pytest
 from dagger import dag
 
+from tests.standin import Answer, serve
+
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("engine")]
 
 
@@ -51,6 +53,26 @@ async def test_arm64_container_reports_aarch64() -> None:
 async def test_http_fetches_from_loopback(loopback_file: tuple[str, str]) -> None:
     url, body = loopback_file
     assert await dag.http(url).contents() == body
+
+
+async def test_a_held_download_is_revalidated_not_fetched_again(tmp_path: Path) -> None:
+    """The stand-in answers as the real download sites do (ETag, 304): a later session's
+    ``http`` of an unchanged file costs a revalidation, a changed file is fetched again."""
+    artifact = tmp_path / "download.falco.org" / "falco.tar.gz"
+    artifact.parent.mkdir()
+    first, second = f"first {uuid.uuid4()}\n", f"second, changed {uuid.uuid4()}\n"
+    artifact.write_text(first)
+    answers: list[Answer] = []
+    with serve(tmp_path, answers=answers) as base:
+        url = f"{base}/download.falco.org/falco.tar.gz"
+        seen = []
+        for body in (first, first, second):
+            if body == second:
+                artifact.write_text(second)
+            async with dagger.Connection(dagger.Config(log_output=None)) as session:
+                seen.append(await session.http(url).contents())
+    assert seen == [first, first, second]
+    assert [a.status for a in answers] == [200, 304, 200]
 
 
 async def test_containers_reach_debian_mirror() -> None:

@@ -8,10 +8,11 @@ real download site as the first path segment.
 """
 
 from .release import ARTIFACTS, StandinRelease, build_standin_release, is_dev_version
-from .server import serve
+from .server import Answer, serve
 
 __all__ = [
     "ARTIFACTS",
+    "Answer",
     "StandinRelease",
     "build_standin_release",
     "is_dev_version",

@@ -4,7 +4,10 @@ The first path segment is the host name (``/download.falco.org/...``,
 ``/falco.org/...``, ``/github.com/...``), so one server stands in for all of
 them. Paths are percent-decoded (``%2B`` -> ``+``). Like github.com, release
 downloads answer ``302 Found`` pointing at an ``objects.githubusercontent.com``
-URL (on this same server) that serves the bytes.
+URL (on this same server) that serves the bytes. Like the real sites (S3 behind
+download.falco.org, GitHub's asset store, falco.org), every file carries an ``ETag``, and a
+request whose ``If-None-Match`` names it is answered ``304 Not Modified``: that is how a
+client such as Dagger's ``http`` revalidates a download it already holds.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,13 +29,40 @@ _GITHUB_RELEASE_PREFIX = "/github.com/"
 _GITHUB_ASSET_PREFIX = "/objects.githubusercontent.com/github-production-release-asset-2e65be/"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the server answered one request with."""
+
+    path: str
+    status: int
+
+
+def _etag(path: str) -> str:
+    """A strong validator that changes whenever the file does (modification time and size,
+    as nginx makes it)."""
+    stat = os.stat(path)
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
+
+def _etags(header: str) -> set[str]:
+    """The ETags an ``If-None-Match`` header lists (weak ones compare as strong)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
 class _Handler(SimpleHTTPRequestHandler):
     """Serve regular files only; directories and missing files are 404."""
 
     github_redirects = True
+    answers: list[Answer] | None = None
+    _etag: str | None = None  # the ETag of the file this request is answered with
 
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Record the answer when asked to (``serve(answers=...)``)."""
+        if self.answers is not None:
+            self.answers.append(Answer(self._raw_path(), int(code)))
 
     def _raw_path(self) -> str:
         return unquote(urlsplit(self.path).path, errors="surrogatepass")
@@ -48,6 +79,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def send_head(self) -> io.BytesIO | BinaryIO | None:
         """Answer 404 for anything but a file, and 302 for GitHub release downloads."""
+        self._etag = None
         local = self.translate_path(self.path)
         if not os.path.isfile(local):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -68,7 +100,18 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
+        self._etag = _etag(local)
+        if self._etag in _etags(self.headers.get("If-None-Match", "")):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.end_headers()
+            return None
         return super().send_head()
+
+    def end_headers(self) -> None:
+        """Every answer about a file names its ETag (200 and 304 alike)."""
+        if self._etag is not None:
+            self.send_header("ETag", self._etag)
+        super().end_headers()
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         """GitHub assets are served as octet-stream; otherwise use the stdlib guess."""
@@ -78,7 +121,9 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve(root: Path, *, github_redirects: bool = True) -> Iterator[str]:
+def serve(
+    root: Path, *, github_redirects: bool = True, answers: list[Answer] | None = None
+) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (ephemeral port) for the duration of the block.
 
     Yields the base URL, e.g. ``"http://127.0.0.1:41234"``; a file at
@@ -86,12 +131,13 @@ def serve(root: Path, *, github_redirects: bool = True) -> Iterator[str]:
     Requests are handled in threads, logging is silent, and anything that is
     not a regular file under ``root`` is 404. With ``github_redirects`` (the
     default) ``/github.com/<owner>/<repo>/releases/download/...`` answers with a
-    302 to an asset URL on this server, as github.com does.
+    302 to an asset URL on this server, as github.com does. ``answers``, when given, receives
+    each request's path and status as it is answered.
     """
     handler = type(
         "StandinHandler",
         (_Handler,),
-        {"github_redirects": github_redirects},
+        {"github_redirects": github_redirects, "answers": answers},
     )
     factory = functools.partial(handler, directory=str(Path(root).resolve()))
     server = ThreadingHTTPServer(("127.0.0.1", 0), factory)

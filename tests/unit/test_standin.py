@@ -594,3 +594,38 @@ def test_server_stops_listening_after_the_block(tmp_path: Path) -> None:
         assert _get(f"{base}/hello.txt") == b"hi"
     with pytest.raises(urllib.error.URLError):
         _get(f"{base}/hello.txt")
+
+
+def _status_and_etag(url: str, if_none_match: str | None = None) -> tuple[int, str | None]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        headers = {} if if_none_match is None else {"If-None-Match": if_none_match}
+        connection.request("GET", parts.path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("ETag")
+    finally:
+        connection.close()
+
+
+def test_server_revalidates_with_etags_as_the_real_sites_do(tmp_path: Path) -> None:
+    artifact = tmp_path / "download.falco.org" / "falco.tar.gz"
+    artifact.parent.mkdir()
+    artifact.write_bytes(b"first")
+    with serve(tmp_path) as base:
+        url = f"{base}/download.falco.org/falco.tar.gz"
+        status, etag = _status_and_etag(url)
+        assert status == 200
+        assert etag is not None and etag.startswith('"')
+        # The same file: 304 naming the same ETag, also among others and when weak.
+        assert _status_and_etag(url, etag) == (304, etag)
+        assert _status_and_etag(url, f'"other", W/{etag}') == (304, etag)
+        assert _status_and_etag(url, '"other"') == (200, etag)
+        # A changed file has another ETag, so a client holding the old one downloads again.
+        artifact.write_bytes(b"second, longer")
+        status, changed = _status_and_etag(url, etag)
+        assert status == 200
+        assert changed is not None and changed != etag
+        # Missing files carry none.
+        assert _status_and_etag(f"{base}/download.falco.org/missing", etag) == (404, None)
