@@ -37,7 +37,7 @@ class Answer:
     status: int
 
 
-def _etag(path: str) -> str:
+def _file_etag(path: str) -> str:
     """A strong validator that changes whenever the file does (modification time and size,
     as nginx makes it)."""
     stat = os.stat(path)
@@ -61,7 +61,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Record the answer when asked to (``serve(answers=...)``)."""
-        if self.answers is not None:
+        if self.answers is not None and isinstance(code, int):  # HTTPStatus is an int
             self.answers.append(Answer(self._raw_path(), int(code)))
 
     def _raw_path(self) -> str:
@@ -100,7 +100,7 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
-        self._etag = _etag(local)
+        self._etag = _file_etag(local)
         if self._etag in _etags(self.headers.get("If-None-Match", "")):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.end_headers()
