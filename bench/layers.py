@@ -68,6 +68,7 @@ class ImageDigest:
     config: str  # the config's digest
     layers: tuple[str, ...]  # the layers' digests (gzip bytes)
     diff_ids: tuple[str, ...]  # the layers' uncompressed digests (content)
+    compressed: int  # bytes: the config and the gzip layers, as the manifest describes them
 
     @property
     def content(self) -> str:
@@ -129,6 +130,8 @@ class Layout:
                 config=manifest["config"]["digest"],
                 layers=tuple(layer["digest"] for layer in manifest["layers"]),
                 diff_ids=tuple(config.get("rootfs", {}).get("diff_ids", [])),
+                compressed=int(manifest["config"]["size"])
+                + sum(int(layer["size"]) for layer in manifest["layers"]),
             )
         return found
 

@@ -465,7 +465,7 @@ def _heading(bench: Bench) -> list[str]:
         f"{meta.get('docker_jobs') or 'all'} at once",
         "cold/docker = ours cold seconds / docker seconds (below 1: ours faster); sizes in MB "
         "(10^6 bytes): ours = config + layers from the manifest, docker = `docker save`; "
-        "gz = gzip layers; "
+        "gz = gzip layers (ours: export-all's tarball, made after the timed run); "
         "digest = the image's manifest in export-all's reproducible tarball",
         "",
     ]

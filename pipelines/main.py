@@ -63,6 +63,13 @@ Artifacts = Annotated[
     Doc("Local release artifacts used instead of downloads with the same file name (verified)."),
 ]
 ToolsImage = Annotated[str, Doc("Debian image the pipeline's own steps run in.")]
+GzipSizes = Annotated[
+    bool,
+    Doc(
+        "Also measure each image's gzip size (what a pull downloads): one gzip export per "
+        "image, the slowest step of a cold build (default: unpacked size only)."
+    ),
+]
 
 
 async def load_catalog(catalog: dagger.Directory) -> tuple[LoadedFamily, dagger.Directory]:
@@ -106,11 +113,16 @@ async def built(
     mirrors: list[str] | None,
     artifacts: list[dagger.File] | None,
     tools_image: str,
+    gzip_sizes: bool = False,
 ) -> BuildResult:
     """Plan, build and smoke-test a request; raises BuildFailed unless every image passed."""
     build_plan, family_dir = await make_plan(catalog, version, variants, platforms, params, mirrors)
     return await build_all(
-        build_plan, family_dir, tools_image=tools_image, local_artifacts=artifacts or ()
+        build_plan,
+        family_dir,
+        tools_image=tools_image,
+        local_artifacts=artifacts or (),
+        gzip_sizes=gzip_sizes,
     )
 
 
@@ -186,11 +198,20 @@ class ImageFamily:
         mirrors: Mirrors = None,
         artifacts: Artifacts = None,
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+        gzip_sizes: GzipSizes = False,
     ) -> str:
         """Build every variant for every platform concurrently, smoke-test each, and return the
         report; fails (with the report) unless every image passed."""
         result = await built(
-            catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
+            catalog,
+            version,
+            variants,
+            platforms,
+            params,
+            mirrors,
+            artifacts,
+            tools_image,
+            gzip_sizes,
         )
         return result.render()
 
@@ -205,11 +226,20 @@ class ImageFamily:
         mirrors: Mirrors = None,
         artifacts: Artifacts = None,
         tools_image: ToolsImage = DEFAULT_TOOLS_IMAGE,
+        gzip_sizes: GzipSizes = False,
     ) -> dagger.Directory:
         """Like build-all, and return a directory with one multi-platform OCI tarball per variant
         and report.txt (e.g. `dagger call export-all export --path out`)."""
         result = await built(
-            catalog, version, variants, platforms, params, mirrors, artifacts, tools_image
+            catalog,
+            version,
+            variants,
+            platforms,
+            params,
+            mirrors,
+            artifacts,
+            tools_image,
+            gzip_sizes,
         )
         return oci_tarballs(result, tools_image)
 

@@ -103,7 +103,7 @@ def render_result(result: BuildResult) -> str:
                 "PASS" if t.passed else "FAIL",
                 checks,
                 _size(size.uncompressed) if size else "-",
-                _size(size.compressed) if size else "-",
+                _size(size.compressed) if size and size.compressed is not None else "-",
                 f"{t.seconds:.1f}",
                 " ".join(t.target.tags),
             )
@@ -113,6 +113,8 @@ def render_result(result: BuildResult) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+    if any(t.report and t.report.size and t.report.size.compressed is None for t in result.targets):
+        lines += ["", "GZIP: not measured (--gzip-sizes measures it: one gzip export per image)"]
     failures = []
     for t in result.targets:
         where = f"{t.target.variant} {t.target.platform}"

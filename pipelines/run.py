@@ -117,17 +117,22 @@ async def build_and_test(
     *,
     tools_image: str = DEFAULT_TOOLS_IMAGE,
     local_artifacts: Sequence[dagger.File] = (),
+    gzip_sizes: bool = False,
 ) -> BuildResult:
     """Build every target of ``build_plan`` concurrently and run its smoke tests.
 
     ``catalog`` is the family directory the plan was made from (files are copied from it).
     ``local_artifacts`` replace downloads whose file name matches; they are verified all the
-    same. Never raises for a failed target: the result says what failed and why; raises
-    InputError before any work when the package lock lacks a layer's Debian packages.
+    same. ``gzip_sizes`` measures every image's gzip size too (one gzip export per image; by
+    default only an image whose size budget has a compressed limit is compressed). Never
+    raises for a failed target: the result says what failed and why; raises InputError before
+    any work when the package lock lacks a layer's Debian packages.
     """
     check_packages_locked(build_plan)
     async with tools_loaded(tools_image):
-        return await _build_and_test(build_plan, catalog, tools_image, local_artifacts)
+        return await _build_and_test(
+            build_plan, catalog, tools_image, local_artifacts, gzip_sizes=gzip_sizes
+        )
 
 
 async def _build_and_test(
@@ -135,6 +140,8 @@ async def _build_and_test(
     catalog: dagger.Directory,
     tools_image: str,
     local_artifacts: Sequence[dagger.File],
+    *,
+    gzip_sizes: bool,
 ) -> BuildResult:
     started = time.monotonic()
     ctx = await build_context(build_plan, catalog, tools_image, local_artifacts)
@@ -148,7 +155,8 @@ async def _build_and_test(
 
         async def build_and_smoke_test(attempt: int) -> tuple[dagger.Container, SmokeReport]:
             built = await (await loaded_container(ctx.again(attempt), target)).sync()
-            return built, await run_smoke_tests(target, built, tools_image)
+            report = await run_smoke_tests(target, built, tools_image, gzip_sizes=gzip_sizes)
+            return built, report
 
         try:
             container, report = await retrying_cache_races(build_and_smoke_test)
@@ -174,10 +182,15 @@ async def build_all(
     *,
     tools_image: str = DEFAULT_TOOLS_IMAGE,
     local_artifacts: Sequence[dagger.File] = (),
+    gzip_sizes: bool = False,
 ) -> BuildResult:
     """:func:`build_and_test`, raising :class:`BuildFailed` unless every target passed."""
     result = await build_and_test(
-        build_plan, catalog, tools_image=tools_image, local_artifacts=local_artifacts
+        build_plan,
+        catalog,
+        tools_image=tools_image,
+        local_artifacts=local_artifacts,
+        gzip_sizes=gzip_sizes,
     )
     if not result.passed:
         raise BuildFailed(result)

@@ -1,6 +1,7 @@
-"""Print an image's sizes from its OCI tarball (gzip layers), as JSON: ``compressed`` is what
-its manifest's descriptors say (config and layers, what a pull downloads), ``uncompressed``
-the config and the layers' tar streams (what the image takes unpacked).
+"""Print an image's sizes from its OCI tarball (gzip or uncompressed layers), as JSON:
+``compressed`` is what its manifest's descriptors say (config and layers: for gzip layers,
+what a pull downloads), ``uncompressed`` the config and the layers' tar streams (what the
+image takes unpacked; for uncompressed layers, the descriptors' sizes).
 
 Run by :func:`pipelines.oci.sizes.image_size` in the tools container (stdlib only):
 ``python3 layer_sizes.py IMAGE.tar [KNOWN_DIR]``. The uncompressed size of a gzip layer is

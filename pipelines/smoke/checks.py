@@ -195,7 +195,11 @@ def _size(size: ImageSize, budget: SizeBudget) -> CheckResult:
         problems.append(
             f"{size.uncompressed / MB:.1f} MB uncompressed > {budget.max_uncompressed_mb} MB"
         )
-    if budget.max_compressed_mb is not None and size.compressed > budget.max_compressed_mb * MB:
+    if (
+        budget.max_compressed_mb is not None
+        and size.compressed is not None
+        and size.compressed > budget.max_compressed_mb * MB
+    ):
         problems.append(f"{size.compressed / MB:.1f} MB compressed > {budget.max_compressed_mb} MB")
     return CheckResult("size budget", not problems, "; ".join(problems))
 
@@ -205,11 +209,15 @@ async def _one_result(check: Callable[[], Awaitable[CheckResult]]) -> list[Check
 
 
 async def run_smoke_tests(
-    target: BuildTarget, ctr: dagger.Container, tools_image: str
+    target: BuildTarget, ctr: dagger.Container, tools_image: str, *, gzip_sizes: bool = False
 ) -> SmokeReport:
     """Run every smoke test of ``target`` against ``ctr`` concurrently; never raises on a
-    failed check (the report carries it)."""
+    failed check (the report carries it).
+
+    The image's size is measured unpacked; its gzip size too with ``gzip_sizes`` or when the
+    variant's size budget has a compressed limit (:func:`pipelines.oci.sizes.image_size`)."""
     tests = target.tests
+    gzip = gzip_sizes or (tests.size is not None and tests.size.max_compressed_mb is not None)
     checks: list[Callable[[], Awaitable[CheckResult]]] = []
     checks += [partial(_command, ctr, t) for t in tests.commands]
     checks += [partial(_file, ctr, t, tools_image) for t in tests.files]
@@ -234,7 +242,7 @@ async def run_smoke_tests(
     sizes: list[ImageSize] = []
 
     async def size_of() -> None:
-        sizes.append(await image_size(ctr, tools_image))
+        sizes.append(await image_size(ctr, tools_image, gzip=gzip))
 
     async with anyio.create_task_group() as group:  # the tarball is written meanwhile
         group.start_soon(size_of)

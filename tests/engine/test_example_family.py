@@ -70,6 +70,10 @@ async def test_distroless_hello_on_both_platforms(hello_catalog: Path, hello_mir
     for arch in ("amd64", "arm64"):
         assert f"tarball 1.2.3 linux/{arch} sha256:" in report
     assert "published checksums" in report
+    # its size budget has a compressed limit, so the gzip size is measured
+    assert "GZIP: not measured" not in report
+    rows = [line.split() for line in report.splitlines() if " PASS " in line]
+    assert len(rows) == 2 and all(row[5] == "MB" and row[7] == "MB" for row in rows)
 
 
 async def test_debian_hello_installs_a_member_and_a_file(
@@ -81,8 +85,12 @@ async def test_debian_hello_installs_a_member_and_a_file(
         variants=["hello-debian"],
         platforms=["linux/amd64"],
         mirrors=[hello_mirror],
+        gzip_sizes=True,
     )
     assert "1/1 images passed" in report
+    # no budget asks for it, --gzip-sizes does: both sizes are in the report
+    [row] = [line.split() for line in report.splitlines() if " PASS " in line]
+    assert row[5] == "MB" and row[7] == "MB" and "GZIP: not measured" not in report
     assert "motd 1.2.3 linux/amd64 sha256:" in report
     container = await module().build(
         catalog=dag.host().directory(str(hello_catalog)),

@@ -1,5 +1,6 @@
-"""An image's sizes read from its gzip export's manifest are what an uncompressed export of the
-same image holds: the config and the layers' tar streams, and less than the tarball."""
+"""An image's sizes read from its export's manifest are what an uncompressed export of the same
+image holds: the config and the layers' tar streams, and less than the tarball; the gzip size
+only when asked, from a gzip export."""
 
 from __future__ import annotations
 
@@ -55,16 +56,21 @@ async def test_sizes_from_the_manifest_match_an_uncompressed_export(
         .with_new_file("/data/big.txt", "the same line, many times\n" * 200_000)
         .with_exec(["sh", "-c", "head -c 3000000 /dev/urandom > /data/random.bin"])
     )
-    size = await image_size(image, TOOLS_IMAGE)
+    size, gzipped_size = (
+        await image_size(image, TOOLS_IMAGE),
+        await image_size(image, TOOLS_IMAGE, gzip=True),
+    )
     exported = tmp_path / "image.tar"
     await image.as_tarball(forced_compression=dagger.ImageLayerCompression.Uncompressed).export(
         str(exported)
     )
     layers, tarball = _uncompressed_export(exported)
-    assert size.uncompressed == layers
+    assert size.uncompressed == gzipped_size.uncompressed == layers
     assert layers < tarball < layers + 64 * 1024  # the tar's own headers and JSON documents
+    assert size.compressed is None  # not asked: nothing was compressed
     # the text compresses, the random bytes do not: 3 MB of them stay in the gzip layers
-    assert 3_000_000 < size.compressed < size.uncompressed - 4_000_000
+    assert gzipped_size.compressed is not None
+    assert 3_000_000 < gzipped_size.compressed < size.uncompressed - 4_000_000
     # every gzip layer's count is kept by its digest, for the next image that holds the layer
     gzipped = tmp_path / "image.tar.gz"
     await image.as_tarball(forced_compression=dagger.ImageLayerCompression.Gzip).export(
