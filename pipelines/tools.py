@@ -60,7 +60,7 @@ def _tools(image: str) -> dagger.Container:
 
 
 def _python(image: str) -> dagger.Container:
-    return with_apt_packages(_tools(image), ("python3",), f"python-{image}")
+    return with_apt_packages(_tools(image), ("python3", "zstd"), f"python-{image}")
 
 
 # (kind, image) -> the container loaded from its ID, inside ``tools_loaded``
@@ -80,8 +80,9 @@ def tools_container(image: str = "debian:12-slim") -> dagger.Container:
 
 
 def python_tools(tools_image: str) -> dagger.Container:
-    """The tools container with Python 3 (a cached step): for the pipeline's own stdlib-only
-    scripts that run on files of the build (the distroless floor, image layouts)."""
+    """The tools container with Python 3 and zstd (a cached step): for the pipeline's own
+    stdlib-only scripts that run on files of the build (the distroless floor, image layouts,
+    image sizes)."""
     loaded = _loaded("python", tools_image)
     return loaded if loaded is not None else _python(tools_image)
 

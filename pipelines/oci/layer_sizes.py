@@ -1,22 +1,24 @@
-"""Print an image's sizes from its OCI tarball (gzip or uncompressed layers), as JSON:
+"""Print an image's sizes from its OCI tarball (gzip, zstd or uncompressed layers), as JSON:
 ``compressed`` is what its manifest's descriptors say (config and layers: for gzip layers,
 what a pull downloads), ``uncompressed`` the config and the layers' tar streams (what the
 image takes unpacked; for uncompressed layers, the descriptors' sizes).
 
-Run by :func:`pipelines.oci.sizes.image_size` in the tools container (stdlib only):
-``python3 layer_sizes.py IMAGE.tar [KNOWN_DIR]``. The uncompressed size of a gzip layer is
-counted by streaming it through zlib (every gzip member, so no reliance on the 32-bit
-trailer), once per layer digest when ``KNOWN_DIR`` is given: a file named after the digest
-keeps the count (a digest names the bytes, so their count never changes), and a rebuilt image
-streams only its new layers.
+Run by :func:`pipelines.oci.sizes.image_size` in the tools container (the standard library,
+and the ``zstd`` command for zstd layers): ``python3 layer_sizes.py IMAGE.tar [KNOWN_DIR]``.
+The uncompressed size of a compressed layer is counted by streaming it through zlib (every
+gzip member, so no reliance on the 32-bit trailer) or ``zstd -dc``, once per layer digest when
+``KNOWN_DIR`` is given: a file named after the digest keeps the count (a digest names the
+bytes, so their count never changes), and a rebuilt image streams only its new layers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +56,31 @@ def _gunzipped_size(stream: IO[bytes]) -> int:
     return total
 
 
+def _unzstd_size(stream: IO[bytes]) -> int:
+    """Bytes of the decompressed stream, counted through ``zstd -dc`` (fed from a thread, so
+    neither pipe fills up)."""
+    proc = subprocess.Popen(["zstd", "-dcq"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def feed(sink: IO[bytes]) -> None:
+        with sink:
+            while chunk := stream.read(1 << 20):
+                sink.write(chunk)
+
+    feeder = threading.Thread(target=feed, args=(proc.stdin,))
+    feeder.start()
+    total = 0
+    while chunk := proc.stdout.read(1 << 20):
+        total += len(chunk)
+    feeder.join()
+    if proc.wait() != 0:
+        raise SystemExit(f"error: zstd -dc failed with exit code {proc.returncode}")
+    return total
+
+
+_COUNTERS = {"+gzip": _gunzipped_size, ".gzip": _gunzipped_size, "+zstd": _unzstd_size}
+
+
 def _known(known: Path | None, digest: str) -> int | None:
     if known is None:
         return None
@@ -76,12 +103,13 @@ def _unpacked_size(tar: tarfile.TarFile, layer: dict[str, Any], known: Path | No
     media_type = str(layer["mediaType"])
     if media_type.endswith("tar"):
         return int(layer["size"])
-    if not media_type.endswith(("+gzip", ".gzip")):
-        raise SystemExit(f"error: layer {layer['digest']}: {media_type} is not gzip or tar")
+    counters = [count for suffix, count in _COUNTERS.items() if media_type.endswith(suffix)]
+    if not counters:
+        raise SystemExit(f"error: layer {layer['digest']}: {media_type} is not gzip, zstd or tar")
     digest = str(layer["digest"])
     found = _known(known, digest)
     if found is None:
-        found = _gunzipped_size(_blob(tar, f"blobs/{digest.replace(':', '/')}"))
+        found = counters[0](_blob(tar, f"blobs/{digest.replace(':', '/')}"))
         _keep(known, digest, found)
     return found
 

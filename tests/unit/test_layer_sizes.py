@@ -1,6 +1,6 @@
 """Sizes read from an OCI tarball's manifest (pipelines/oci/layer_sizes.py), on tarballs made
-here: gzip layers (one made of two gzip members), an uncompressed layer, an index that points
-to the manifest, and the errors."""
+here: gzip layers (one made of two gzip members), zstd layers, an uncompressed layer, an index
+that points to the manifest, and the errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from pipelines.oci.layer_sizes import sizes
 
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -81,10 +83,34 @@ def test_more_than_one_image_is_refused(tmp_path: Path) -> None:
         sizes(str(tmp_path / "two.tar"))
 
 
-def test_a_zstd_layer_is_refused(tmp_path: Path) -> None:
-    _image(tmp_path / "zstd.tar", [("application/vnd.oci.image.layer.v1.tar+zstd", b"z")])
-    with pytest.raises(SystemExit, match=r"tar\+zstd is not gzip or tar"):
-        sizes(str(tmp_path / "zstd.tar"))
+def _zstd(data: bytes) -> bytes:
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+
+
+def test_zstd_layers_are_counted_through_zstd(tmp_path: Path) -> None:
+    first, second = bytes(range(256)) * 5000, b"z" * 3_000_000  # larger than the pipes
+    _image(tmp_path / "image.tar", [(ZSTD_LAYER, _zstd(first)), (ZSTD_LAYER, _zstd(second))])
+    config = len(b'{"os":"linux"}')
+    known = tmp_path / "known"
+    known.mkdir()
+    got = sizes(str(tmp_path / "image.tar"), known)
+    assert got == {
+        "compressed": config + len(_zstd(first)) + len(_zstd(second)),
+        "uncompressed": config + len(first) + len(second),
+    }
+    assert sorted(int(p.read_text()) for p in known.iterdir()) == [len(first), len(second)]
+
+
+def test_a_damaged_zstd_layer_is_an_error(tmp_path: Path) -> None:
+    _image(tmp_path / "bad.tar", [(ZSTD_LAYER, _zstd(b"x" * 1000)[:-4])])
+    with pytest.raises(SystemExit, match="zstd -dc failed"):
+        sizes(str(tmp_path / "bad.tar"))
+
+
+def test_an_unknown_compression_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "bz.tar", [("application/vnd.oci.image.layer.v1.tar+bzip2", b"z")])
+    with pytest.raises(SystemExit, match=r"tar\+bzip2 is not gzip, zstd or tar"):
+        sizes(str(tmp_path / "bz.tar"))
 
 
 def test_each_layers_count_is_kept_by_digest_and_read_back(tmp_path: Path) -> None:
