@@ -67,7 +67,7 @@ GzipSizes = Annotated[
     bool,
     Doc(
         "Also measure each image's gzip size (what a pull downloads): one gzip export per "
-        "image, the slowest step of a cold build (default: unpacked size only)."
+        "image, on one CPU in the engine (default: the unpacked size only)."
     ),
 ]
 
