@@ -3,12 +3,11 @@
 By default the export's layers are zstd: the engine compresses zstd on every CPU and fast, so
 a cold build pays little for it, and the tarball stays small, so a rebuilt image's export
 writes little (its unchanged layers' zstd blobs are kept by the engine). Only new layers are
-decompressed to count them (``zstd -dc``, once per layer digest). Measured on the driver-loader
-for both platforms (2 CPUs, ``bench/run --variant falco-driver-loader``): cold 70.6 s with zstd
-layers, 96.8 s with gzip (the engine's gzip runs on one CPU: most of a loader's 850 MB went
-through it), 69.2 s uncompressed and 59.7 s without sizes; after a one-file change, 8.8 s
-with zstd and 8.7 s with gzip, while uncompressed tarballs (850 MB written per image) made the
-whole family's rebuild 30 s instead of 20 s.
+decompressed to count them (``zstd -dc``, once per layer digest). Measured on the bench's
+largest image (850 MB unpacked) for both platforms on 2 CPUs: cold 70.6 s with zstd layers,
+96.8 s with gzip (the engine's gzip runs on one CPU), 69.2 s uncompressed and 59.7 s without
+sizes; after a one-file change, 8.8 s with zstd and 8.7 s with gzip, while uncompressed
+tarballs (850 MB written per image) made the whole bench family's rebuild 30 s instead of 20 s.
 
 The gzip size (what a pull downloads) is measured only when asked: by a variant's compressed
 budget, or ``--gzip-sizes``. The gzip tarball is the form a registry push sends, and the engine
