@@ -165,7 +165,7 @@ async def test_build_all_arguments_as_dagger_call_sees_them(
     args = {a.name: a for a in build_all.args}
     assert list(args) == [
         "catalog", "version", "variants", "platforms", "params", "mirrors", "artifacts",
-        "toolsImage",
+        "toolsImage", "gzipSizes",
     ]  # fmt: skip
     catalog = args["catalog"]
     # contextual: `dagger call build-all` without --catalog loads images/ from the module (its
@@ -176,6 +176,7 @@ async def test_build_all_arguments_as_dagger_call_sees_them(
     assert args["variants"].kind == "[]STRING_KIND" and args["variants"].optional
     assert args["artifacts"].kind == "[]File"
     assert args["toolsImage"].default_value == "debian:12-slim"
+    assert (args["gzipSizes"].kind, args["gzipSizes"].default_value) == ("BOOLEAN_KIND", False)
 
 
 async def test_publish_all_takes_secrets_and_requires_a_registry(
