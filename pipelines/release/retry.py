@@ -26,7 +26,7 @@ TRANSIENT = re.compile(
     r"\b(?:408|429|50[0-9])\b(?!\.\d)|too many requests|request timeout|timed? ?out|"
     r"connection refused|connection reset|reset by peer|broken pipe|unexpected EOF|\bEOF\b|"
     r"service unavailable|bad gateway|gateway timeout|internal server error|"
-    r"server misbehaving|no route to host|network is unreachable",
+    r"server misbehaving|no route to host|network is unreachable|server closed idle connection",
     re.IGNORECASE,
 )
 """What a transient registry failure says (HTTP status, or a connection that failed)."""

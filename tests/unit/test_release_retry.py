@@ -22,6 +22,9 @@ from pipelines.release.retry import PublishFailed, PublishLog, Retry, is_transie
         'Get "http://r:5000/v2/": EOF',
         "net/http: TLS handshake timeout",
         "502 Bad Gateway",
+        # a restarted registry: the client's kept-alive connection was closed under it (Go)
+        'pinging container registry r:5000: Get "http://r:5000/v2/": http: server closed idle '
+        "connection",
     ],
 )
 def test_transient_failures(message: str) -> None:
