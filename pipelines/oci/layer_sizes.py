@@ -63,9 +63,12 @@ def _unzstd_size(stream: IO[bytes]) -> int:
     assert proc.stdin is not None and proc.stdout is not None
 
     def feed(sink: IO[bytes]) -> None:
-        with sink:
-            while chunk := stream.read(1 << 20):
-                sink.write(chunk)
+        try:
+            with sink:
+                while chunk := stream.read(1 << 20):
+                    sink.write(chunk)
+        except BrokenPipeError:
+            pass  # zstd stopped reading: its exit code below says the layer is bad
 
     feeder = threading.Thread(target=feed, args=(proc.stdin,))
     feeder.start()

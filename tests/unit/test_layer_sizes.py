@@ -107,6 +107,14 @@ def test_a_damaged_zstd_layer_is_an_error(tmp_path: Path) -> None:
         sizes(str(tmp_path / "bad.tar"))
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_layer_that_is_not_zstd_at_all_is_an_error(tmp_path: Path) -> None:
+    # zstd gives up at the first bytes, long before the layer (larger than the pipe) is fed
+    _image(tmp_path / "junk.tar", [(ZSTD_LAYER, b"not zstd" * 500_000)])
+    with pytest.raises(SystemExit, match="zstd -dc failed"):
+        sizes(str(tmp_path / "junk.tar"))
+
+
 def test_an_unknown_compression_is_refused(tmp_path: Path) -> None:
     _image(tmp_path / "bz.tar", [("application/vnd.oci.image.layer.v1.tar+bzip2", b"z")])
     with pytest.raises(SystemExit, match=r"tar\+bzip2 is not gzip, zstd or tar"):
