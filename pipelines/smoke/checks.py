@@ -75,12 +75,11 @@ async def _command(ctr: dagger.Container, test: CommandTest) -> CheckResult:
     run = ctr.with_exec(test.command, expect=dagger.ReturnType.ANY)
     try:
         code = await run.exit_code()
-        out, err = await run.stdout(), await run.stderr()
+        both = await run.combined_output()  # stdout and stderr as the command wrote them
     except dagger.QueryError as exc:
         if is_cache_race(exc):
             raise
         return CheckResult(name, False, f"could not run {test.command}: {exc}")
-    both = out + err
     problems = []
     if code != test.exit_code:
         problems.append(f"exit code {code}, expected {test.exit_code}")

@@ -46,12 +46,12 @@ async def _load(ctr: dagger.Container, path: str, loader: str, test: LoadTest) -
         traced = traced.with_env_variable(key, value)
     run = traced.with_exec([loader, path], expect=dagger.ReturnType.ANY)
     try:
-        code, out, err = await run.exit_code(), await run.stdout(), await run.stderr()
+        code, both = await run.exit_code(), await run.combined_output()
     except dagger.QueryError as exc:
         if is_cache_race(exc):
             raise
         return CheckResult(name, False, f"could not run {loader}: {exc}")
-    lines = [line.strip() for line in (out + err).splitlines() if line.strip()]
+    lines = [line.strip() for line in both.splitlines() if line.strip()]
     missing = [line for line in lines if any(p in line for p in MISSING)]
     unbound = [line for line in lines if UNBOUND in line]
     if code != 0 or missing or unbound:

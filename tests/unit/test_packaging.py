@@ -36,3 +36,12 @@ def test_entry_point_names_the_main_object_of_the_module_name() -> None:
     main_object = "".join(part.capitalize() for part in DAGGER_JSON["name"].split("-"))
     entry = PYPROJECT["project"]["entry-points"]["dagger.mod"]["main_object"]
     assert entry == f"pipelines:{main_object}"
+
+
+def test_sniffio_is_installed_for_httpcore() -> None:
+    """httpcore imports sniffio on every request step and retries a failed import each time
+    (a search of sys.path per call): the project depends on it so the import is found once."""
+    import importlib.util
+
+    assert _requirement(PYPROJECT["project"]["dependencies"], "sniffio").startswith("sniffio>=")
+    assert importlib.util.find_spec("sniffio") is not None
