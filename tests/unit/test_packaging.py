@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import tomllib
@@ -41,7 +42,5 @@ def test_entry_point_names_the_main_object_of_the_module_name() -> None:
 def test_sniffio_is_installed_for_httpcore() -> None:
     """httpcore imports sniffio on every request step and retries a failed import each time
     (a search of sys.path per call): the project depends on it so the import is found once."""
-    import importlib.util
-
     assert _requirement(PYPROJECT["project"]["dependencies"], "sniffio").startswith("sniffio>=")
     assert importlib.util.find_spec("sniffio") is not None
